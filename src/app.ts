@@ -1,0 +1,124 @@
+// buildApp(): the configuration, the bot and the routes wired into one Fastify instance, without
+// listening and without calling Telegram (start-up checks are the process's job: server.ts).
+// Tests build it and use inject().
+import fastifyEnv from '@fastify/env'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { DestinationStream } from 'pino'
+import type { Telegraf } from 'telegraf'
+import type { UserFromGetMe } from 'telegraf/types'
+import { createTelegraf, installFeatures, type BotFeature } from './bot/index.js'
+import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
+import { Ingress } from './ingress/ingress.js'
+import type { UpdateDedupe } from './ingress/dedupe.js'
+import { createLogger, SecretScrubber } from './logger.js'
+import { adminRoutes } from './routes/admin.js'
+import { healthRoutes } from './routes/health.js'
+import { BODY_LIMIT_BYTES, installErrorHandlers } from './routes/http-errors.js'
+import { webhookRoutes } from './routes/webhook.js'
+import { Poller } from './telegram/poller.js'
+import { WebhookState } from './telegram/webhook-state.js'
+
+export interface AppOptions {
+  /** The environment (process.env in production); values that are empty strings count as unset. */
+  env: Record<string, string | undefined>
+  logStream?: DestinationStream
+  /** The bot's features; the product's own by default. */
+  features?: BotFeature[]
+  /** Preset instead of calling getMe (tests; server.ts sets it from its own getMe). */
+  botInfo?: UserFromGetMe
+  dedupe?: UpdateDedupe
+  webhookInfoTtlMs?: number
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    env: RawEnv
+    config: Config
+    bot: Telegraf
+    ingress: Ingress
+    webhookState: WebhookState | undefined
+    poller: Poller | undefined
+  }
+}
+
+interface SchemaError { instancePath?: string, keyword?: string, message?: string, params?: { missingProperty?: string } }
+
+// What a pattern means, in words (ajv would print the regular expression).
+const PATTERN_RULES: Record<string, string> = {
+  TELEGRAM_BOT_TOKEN: 'must look like 123456789:AAE... (digits, a colon, then letters, digits, _ or -), as @BotFather gives it',
+  TELEGRAM_WEBHOOK_SECRET: 'must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram\'s rule for secret_token)'
+}
+
+/** @fastify/env's schema failure, as one ConfigError naming the variable and the rule. */
+export function toConfigError (err: unknown): Error {
+  const errors = (err as { errors?: SchemaError[] }).errors
+  const first = errors?.[0]
+  if (first === undefined) return err instanceof Error ? err : new Error(String(err))
+  const variable = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, '') ?? 'environment'
+  if (first.keyword === 'required') return new ConfigError(variable, 'is required')
+  const rule = first.keyword === 'pattern' ? PATTERN_RULES[variable] : undefined
+  return new ConfigError(variable, rule ?? first.message ?? 'is invalid')
+}
+
+function setValues (env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value
+  return out
+}
+
+function initialLevel (level: string | undefined): string {
+  return level !== undefined && (envSchema.properties.LOG_LEVEL.enum as readonly string[]).includes(level) ? level : 'info'
+}
+
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const scrubber = new SecretScrubber()
+  const log = createLogger(scrubber, options.logStream, initialLevel(options.env.LOG_LEVEL))
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    // One line per request would be the biggest cost on the update path; we log what matters.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Behind Caddy the socket peer is the proxy; the secret token is the real check anyway.
+    trustProxy: 'loopback,uniquelocal'
+  })
+
+  let config: Config
+  try {
+    await app.register(fastifyEnv, { confKey: 'env', schema: envSchema, data: setValues(options.env), dotenv: false })
+    config = resolveConfig(app.env)
+  } catch (err) {
+    await app.close()
+    throw toConfigError(err)
+  }
+  // From here on no log line may carry the token, the secret or the admin token.
+  scrubber.add(secretsOf(config))
+
+  const bot = createTelegraf(config.botToken, config.apiRoot)
+  if (options.botInfo !== undefined) bot.botInfo = options.botInfo
+  installFeatures(bot, { log, miniAppUrl: config.miniAppUrl }, options.features)
+
+  const ingress = new Ingress({
+    handle: async (update) => { await bot.handleUpdate(update) },
+    log,
+    budgetMs: config.handlerBudgetMs,
+    ...(options.dedupe !== undefined && { dedupe: options.dedupe })
+  })
+  const webhookState = config.useWebhook && config.webhookUrl !== undefined
+    ? new WebhookState(bot.telegram, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfoTtlMs)
+    : undefined
+  const poller = config.useWebhook ? undefined : new Poller(bot.telegram, ingress, log, { allowedUpdates: config.allowedUpdates })
+
+  app.decorate('config', config)
+  app.decorate('bot', bot)
+  app.decorate('ingress', ingress)
+  app.decorate('webhookState', webhookState)
+  app.decorate('poller', poller)
+
+  installErrorHandlers(app)
+  await app.register(async (telegram) => {
+    await telegram.register(webhookRoutes, { ingress, secret: config.webhookSecret })
+    await telegram.register(healthRoutes, { webhookState, poller, ingress })
+    await telegram.register(adminRoutes, { config, telegram: bot.telegram, webhookState })
+  }, { prefix: '/telegram' })
+  return app
+}

@@ -1,0 +1,197 @@
+// The whole configuration in one typed place: the environment schema (validated by @fastify/env at
+// start-up), the cross-field rules it cannot express, and the values derived from them.
+import { createHmac } from 'node:crypto'
+
+export const OFFICIAL_API_ROOT = 'https://api.telegram.org'
+export const WEBHOOK_PATH_SUFFIX = '/telegram/webhook'
+// Telegram only delivers to these ports (core.telegram.org/bots/webhooks); a local Bot API server
+// (telegram-bot-api --local) accepts any port and plain http.
+const TELEGRAM_WEBHOOK_PORTS = new Set(['', '443', '80', '88', '8443'])
+// Bot API 9.x update types. An unknown name is allowed (Telegram adds types) but logged at start-up.
+export const KNOWN_UPDATE_TYPES = new Set([
+  'message', 'edited_message', 'channel_post', 'edited_channel_post', 'business_connection',
+  'business_message', 'edited_business_message', 'deleted_business_messages', 'message_reaction',
+  'message_reaction_count', 'inline_query', 'chosen_inline_result', 'callback_query', 'shipping_query',
+  'pre_checkout_query', 'purchased_paid_media', 'poll', 'poll_answer', 'my_chat_member', 'chat_member',
+  'chat_join_request', 'chat_boost', 'removed_chat_boost'
+])
+export const SECRET_TOKEN_PATTERN = '^[A-Za-z0-9_-]{1,256}$'
+// Telegram waits 60 s for an answer, then counts the delivery as failed and sends the update again.
+export const TELEGRAM_RESPONSE_TIMEOUT_MS = 60_000
+
+export const envSchema = {
+  type: 'object',
+  required: ['TELEGRAM_BOT_TOKEN'],
+  properties: {
+    TELEGRAM_BOT_TOKEN: { type: 'string', pattern: '^[0-9]+:[A-Za-z0-9_-]+$' },
+    TELEGRAM_USE_WEBHOOK: { type: 'boolean', default: true },
+    TELEGRAM_WEBHOOK_URL: { type: 'string' },
+    TELEGRAM_WEBHOOK_SECRET: { type: 'string', pattern: SECRET_TOKEN_PATTERN },
+    TELEGRAM_ADMIN_TOKEN: { type: 'string', minLength: 16 },
+    TELEGRAM_MAX_CONNECTIONS: { type: 'integer', minimum: 1, maximum: 100, default: 100 },
+    TELEGRAM_ALLOWED_UPDATES: { type: 'string' },
+    TELEGRAM_HANDLER_BUDGET_MS: { type: 'integer', minimum: 0, maximum: TELEGRAM_RESPONSE_TIMEOUT_MS - 1, default: 5000 },
+    TELEGRAM_MINI_APP_URL: { type: 'string' },
+    TELEGRAM_API_ROOT: { type: 'string', default: OFFICIAL_API_ROOT },
+    TELEGRAM_DELETE_WEBHOOK_FOR_POLLING: { type: 'boolean', default: false },
+    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 0, maximum: 600_000, default: 8000 },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }
+  }
+} as const
+
+/** What @fastify/env hands over once the schema passed (types coerced, defaults applied). */
+export interface RawEnv {
+  TELEGRAM_BOT_TOKEN: string
+  TELEGRAM_USE_WEBHOOK: boolean
+  TELEGRAM_WEBHOOK_URL?: string
+  TELEGRAM_WEBHOOK_SECRET?: string
+  TELEGRAM_ADMIN_TOKEN?: string
+  TELEGRAM_MAX_CONNECTIONS: number
+  TELEGRAM_ALLOWED_UPDATES?: string
+  TELEGRAM_HANDLER_BUDGET_MS: number
+  TELEGRAM_MINI_APP_URL?: string
+  TELEGRAM_API_ROOT: string
+  TELEGRAM_DELETE_WEBHOOK_FOR_POLLING: boolean
+  SHUTDOWN_TIMEOUT_MS: number
+  PORT: number
+  HOST: string
+  LOG_LEVEL: string
+}
+
+export interface Config {
+  botToken: string
+  useWebhook: boolean
+  /** Set in webhook mode (required there), optional in polling mode. */
+  webhookUrl: string | undefined
+  webhookSecret: string
+  /** True when the secret was derived from the token rather than configured. */
+  webhookSecretDerived: boolean
+  adminToken: string | undefined
+  maxConnections: number
+  /** undefined = leave Telegram's setting alone (Telegram's default for a new webhook). */
+  allowedUpdates: string[] | undefined
+  handlerBudgetMs: number
+  miniAppUrl: string | undefined
+  apiRoot: string
+  deleteWebhookForPolling: boolean
+  shutdownTimeoutMs: number
+  port: number
+  host: string
+  logLevel: string
+}
+
+export class ConfigError extends Error {
+  constructor (readonly variable: string, rule: string) {
+    super(`${variable} ${rule}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Telegram accepts plain http and any port only from a local Bot API server. */
+export function isOfficialApiRoot (apiRoot: string): boolean {
+  return new URL(apiRoot).hostname === 'api.telegram.org'
+}
+
+/**
+ * Why `url` cannot be this service's webhook, or undefined when it can. Shared by the start-up
+ * configuration and the set-webhook route, so both refuse the same URLs.
+ */
+export function webhookUrlProblem (url: string, apiRoot: string): string | undefined {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return 'must be an absolute URL'
+  }
+  const official = isOfficialApiRoot(apiRoot)
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && !official)) {
+    return official
+      ? 'must start with https:// (Telegram delivers webhooks over HTTPS only)'
+      : 'must start with https:// or http://'
+  }
+  if (official && !TELEGRAM_WEBHOOK_PORTS.has(parsed.port)) {
+    return `must use port 443, 80, 88 or 8443 (Telegram delivers to no other port; got ${parsed.port})`
+  }
+  if (!parsed.pathname.endsWith(WEBHOOK_PATH_SUFFIX)) {
+    return `path must end in ${WEBHOOK_PATH_SUFFIX} (got ${parsed.pathname})`
+  }
+  if (parsed.username !== '' || parsed.password !== '') return 'must not contain credentials'
+  return undefined
+}
+
+/** Splits and checks a comma-separated list of update types; undefined when unset or blank. */
+export function parseAllowedUpdates (value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const types = value.split(',').map((s) => s.trim())
+  const bad = types.find((s) => !/^[a-z_]+$/.test(s))
+  if (bad !== undefined) {
+    throw new ConfigError('TELEGRAM_ALLOWED_UPDATES', `must be a comma-separated list of update types such as message,callback_query (got "${bad}")`)
+  }
+  return [...new Set(types)]
+}
+
+/** A stable secret per bot, so webhook mode is never unauthenticated even when none is configured. */
+export function deriveWebhookSecret (botToken: string): string {
+  return createHmac('sha256', botToken).update('telegram-ingress webhook secret v1').digest('base64url')
+}
+
+function httpsUrlProblem (url: string): string | undefined {
+  try {
+    return new URL(url).protocol === 'https:' ? undefined : 'must start with https://'
+  } catch {
+    return 'must be an absolute https:// URL'
+  }
+}
+
+/** The cross-field rules and derived values; the schema has already checked each variable alone. */
+export function resolveConfig (env: RawEnv): Config {
+  const apiRoot = env.TELEGRAM_API_ROOT.replace(/\/+$/, '')
+  try {
+    const root = new URL(apiRoot)
+    if (root.protocol !== 'https:' && root.protocol !== 'http:') throw new Error('protocol')
+  } catch {
+    throw new ConfigError('TELEGRAM_API_ROOT', 'must be an http:// or https:// URL such as https://api.telegram.org')
+  }
+
+  const webhookUrl = env.TELEGRAM_WEBHOOK_URL === '' ? undefined : env.TELEGRAM_WEBHOOK_URL
+  if (env.TELEGRAM_USE_WEBHOOK && webhookUrl === undefined) {
+    throw new ConfigError('TELEGRAM_WEBHOOK_URL', `is required in webhook mode (TELEGRAM_USE_WEBHOOK=true): the public https:// URL Telegram posts to, ending in ${WEBHOOK_PATH_SUFFIX}`)
+  }
+  if (webhookUrl !== undefined) {
+    const problem = webhookUrlProblem(webhookUrl, apiRoot)
+    if (problem !== undefined) throw new ConfigError('TELEGRAM_WEBHOOK_URL', problem)
+  }
+
+  const miniAppUrl = env.TELEGRAM_MINI_APP_URL === '' ? undefined : env.TELEGRAM_MINI_APP_URL
+  const miniProblem = miniAppUrl === undefined ? undefined : httpsUrlProblem(miniAppUrl)
+  if (miniProblem !== undefined) throw new ConfigError('TELEGRAM_MINI_APP_URL', miniProblem)
+
+  return {
+    botToken: env.TELEGRAM_BOT_TOKEN,
+    useWebhook: env.TELEGRAM_USE_WEBHOOK,
+    webhookUrl,
+    webhookSecret: env.TELEGRAM_WEBHOOK_SECRET ?? deriveWebhookSecret(env.TELEGRAM_BOT_TOKEN),
+    webhookSecretDerived: env.TELEGRAM_WEBHOOK_SECRET === undefined,
+    adminToken: env.TELEGRAM_ADMIN_TOKEN,
+    maxConnections: env.TELEGRAM_MAX_CONNECTIONS,
+    allowedUpdates: parseAllowedUpdates(env.TELEGRAM_ALLOWED_UPDATES),
+    handlerBudgetMs: env.TELEGRAM_HANDLER_BUDGET_MS,
+    miniAppUrl,
+    apiRoot,
+    deleteWebhookForPolling: env.TELEGRAM_DELETE_WEBHOOK_FOR_POLLING,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL
+  }
+}
+
+/** The secrets no log line may contain, including the forms they take inside URLs. */
+export function secretsOf (config: Config): string[] {
+  const token = config.botToken
+  const secrets = [token, token.slice(token.indexOf(':') + 1), encodeURIComponent(token), config.webhookSecret]
+  if (config.adminToken !== undefined) secrets.push(config.adminToken)
+  return [...new Set(secrets.filter((s) => s.length >= 8))]
+}

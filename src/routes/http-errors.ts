@@ -1,0 +1,52 @@
+// One shape for every error answer, `{statusCode, error, message}` (Fastify's own), and one place that
+// turns Fastify's parser errors into sentences naming what is wrong. 5xx bodies never carry internals.
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+
+export const BODY_LIMIT_BYTES = 1024 * 1024
+
+export function sendError (reply: FastifyReply, statusCode: number, message: string): FastifyReply {
+  return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message })
+}
+
+/** Registers `allowed` elsewhere; every other method on `url` gets 405 with Allow (Fastify would 404). */
+export function methodNotAllowed (app: FastifyInstance, url: string, allowed: string[]): void {
+  const others = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((m) => !allowed.includes(m))
+  const allow = allowed.join(', ')
+  app.route({
+    method: others,
+    url,
+    exposeHeadRoute: false,
+    // Answered in onRequest, before any body is parsed, so a body of any type still gets its 405.
+    onRequest: async (request, reply) => sendError(reply.header('Allow', allow), 405, `${request.method} is not allowed on ${request.url}: use ${allow}`),
+    handler: async (_request, reply) => reply
+  })
+}
+
+function clientMessage (error: FastifyError, request: FastifyRequest): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `Content-Type must be application/json (got ${request.headers['content-type'] ?? 'none'})`
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `Body is larger than ${BODY_LIMIT_BYTES} bytes (Telegram sends updates of at most 512 KiB)`
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'Body is empty but Content-Type is application/json: send a JSON object'
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return `Body is not valid JSON: ${error.message}`
+    default:
+      return error.message
+  }
+}
+
+export function installErrorHandlers (app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+    if (statusCode >= 500) {
+      request.log.error({ err: error, method: request.method, url: request.url }, 'request failed')
+      return sendError(reply, statusCode, 'Internal Server Error')
+    }
+    request.log.info({ method: request.method, url: request.url, status: statusCode, code: error.code }, 'request rejected')
+    return sendError(reply, statusCode, clientMessage(error, request))
+  })
+  app.setNotFoundHandler((request, reply) => sendError(reply, 404, `No route ${request.method} ${request.url}: this service serves /telegram/webhook, /telegram/webhook-info, /telegram/set-webhook and /telegram/delete-webhook`))
+}

@@ -1,0 +1,89 @@
+// Polling for local development, feeding the same ingress as the webhook (dedupe, per-chat order,
+// error logging). Hand-written instead of Telegraf's launch(): launch() deletes any webhook first,
+// and a 409 must stop us at once instead of retrying in silence.
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Log } from '../logger.js'
+import type { Telegram } from 'telegraf'
+import type { Update } from 'telegraf/types'
+import type { Ingress } from '../ingress/ingress.js'
+import { describeError, isBadToken, isRetryable, retryAfterSeconds, telegramCode } from './errors.js'
+import { BAD_TOKEN_MESSAGE, StartupError } from './startup.js'
+
+const CONFLICT_ADVICE: Array<[string, string]> = [
+  ['terminated by other getUpdates request', 'Another process is polling with this bot token. Only one process may poll a bot: stop the other instance, or use a separate bot token for development.'],
+  ['webhook is active', 'A webhook is set for this bot, so Telegram refuses polling. Use a separate bot token for development, or delete the webhook first (TELEGRAM_DELETE_WEBHOOK_FOR_POLLING=true).'],
+  ['terminated by setWebhook request', 'Someone set a webhook for this bot while we were polling: production may have started with this token. Use a separate bot token for development.']
+]
+
+/** Turns Telegram's 409 into the operator's next step. */
+export function conflictMessage (description: string): string {
+  const advice = CONFLICT_ADVICE.find(([text]) => description.includes(text))?.[1] ?? 'Another consumer of this bot token is active.'
+  return `Polling stopped, Telegram answered 409 (${description}). ${advice}`
+}
+
+export interface PollerOptions {
+  allowedUpdates: string[] | undefined
+  /** Long-poll timeout in seconds. */
+  timeoutSeconds?: number
+  retryDelayMs?: number
+}
+
+export class Poller {
+  readonly #abort = new AbortController()
+  #done: Promise<void> | undefined
+
+  constructor (
+    private readonly telegram: Telegram,
+    private readonly ingress: Ingress,
+    private readonly log: Log,
+    private readonly options: PollerOptions
+  ) {}
+
+  /** Starts polling; the promise settles when polling ends, rejecting with a StartupError on a 409 or bad token. */
+  start (): Promise<void> {
+    this.#done ??= this.#loop()
+    return this.#done
+  }
+
+  get running (): boolean {
+    return this.#done !== undefined && !this.#abort.signal.aborted
+  }
+
+  async stop (): Promise<void> {
+    this.#abort.abort()
+    await this.#done?.catch(() => {})
+  }
+
+  async #loop (): Promise<void> {
+    const { signal } = this.#abort
+    const { timeoutSeconds = 30, retryDelayMs = 1000 } = this.options
+    let offset = 0
+    let failures = 0
+    while (!signal.aborted) {
+      let updates: Update[]
+      try {
+        updates = await this.telegram.callApi('getUpdates', {
+          offset,
+          timeout: timeoutSeconds,
+          ...(this.options.allowedUpdates !== undefined && { allowed_updates: this.options.allowedUpdates as never })
+        // Telegraf types the signal with the abort-controller shim; node-fetch accepts Node's own.
+        }, { signal: signal as never })
+        failures = 0
+      } catch (err) {
+        if (signal.aborted) return
+        if (telegramCode(err) === 409) throw new StartupError(conflictMessage((err as { description: string }).description))
+        if (isBadToken(err)) throw new StartupError(BAD_TOKEN_MESSAGE)
+        if (!isRetryable(err)) throw new StartupError(`getUpdates failed: ${describeError(err)}`)
+        const delayMs = (retryAfterSeconds(err) ?? 0) * 1000 || Math.min(30_000, retryDelayMs * 2 ** failures++)
+        this.log.warn({ delay_ms: delayMs, error: describeError(err) }, 'getUpdates failed, retrying')
+        await sleep(delayMs, undefined, { signal }).catch(() => {})
+        continue
+      }
+      for (const update of updates) {
+        // The next getUpdates with offset = id + 1 confirms everything before it to Telegram.
+        offset = update.update_id + 1
+        if (await this.ingress.accept(update) === 'closed') return
+      }
+    }
+  }
+}

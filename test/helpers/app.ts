@@ -1,0 +1,79 @@
+// Builds the app for one test against a fake Bot API, and closes both when the test ends.
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { buildApp, type AppOptions } from '../../src/app.js'
+import { FAKE_BOT, FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from './fake-bot-api.js'
+import { LogCapture } from './log-capture.js'
+
+export const WEBHOOK_URL = 'https://bot.example.com/api/telegram/webhook'
+export const SECRET = 'test_secret-0123456789'
+export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+export interface TestApp {
+  app: FastifyInstance
+  api: FakeBotApi
+  logs: LogCapture
+}
+
+export function baseEnv (api: FakeBotApi, env: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    TELEGRAM_BOT_TOKEN: FAKE_TOKEN,
+    TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
+    TELEGRAM_WEBHOOK_SECRET: SECRET,
+    TELEGRAM_ADMIN_TOKEN: ADMIN_TOKEN,
+    TELEGRAM_API_ROOT: api.apiRoot,
+    LOG_LEVEL: 'debug',
+    ...env
+  }
+}
+
+export async function buildTestApp (t: Teardown, env: Record<string, string | undefined> = {}, options: Omit<AppOptions, 'env' | 'logStream'> = {}): Promise<TestApp> {
+  const api = await startFakeBotApi()
+  t.teardown(() => api.close())
+  const logs = new LogCapture()
+  const app = await buildApp({ env: baseEnv(api, env), logStream: logs, botInfo: FAKE_BOT, ...options })
+  t.teardown(() => app.close())
+  return { app, api, logs }
+}
+
+let nextUpdateId = 1000
+
+/** A private text message from `userId`; commands are text starting with a slash. */
+export function textUpdate (text: string, userId = 42, updateId = nextUpdateId++): Record<string, unknown> {
+  const entities = text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]?.length ?? 0 }] : undefined
+  return {
+    update_id: updateId,
+    message: {
+      message_id: updateId,
+      date: 1_700_000_000,
+      chat: { id: userId, type: 'private', first_name: 'Ada' },
+      from: { id: userId, is_bot: false, first_name: 'Ada' },
+      text,
+      ...(entities !== undefined && { entities })
+    }
+  }
+}
+
+export function voiceUpdate (userId = 42, updateId = nextUpdateId++): Record<string, unknown> {
+  return {
+    update_id: updateId,
+    message: {
+      message_id: updateId,
+      date: 1_700_000_000,
+      chat: { id: userId, type: 'private', first_name: 'Ada' },
+      from: { id: userId, is_bot: false, first_name: 'Ada' },
+      voice: { file_id: 'voice-file', file_unique_id: 'voice-unique', duration: 3, mime_type: 'audio/ogg', file_size: 1234 }
+    }
+  }
+}
+
+/** Posts `update` as Telegram would; `secret` null sends no secret header. */
+export async function postUpdate (app: FastifyInstance, update: unknown, secret: string | null = SECRET): Promise<LightMyRequestResponse> {
+  return await app.inject({
+    method: 'POST',
+    url: '/telegram/webhook',
+    headers: { 'content-type': 'application/json', ...(secret !== null && { 'x-telegram-bot-api-secret-token': secret }) },
+    payload: JSON.stringify(update)
+  })
+}

@@ -1,0 +1,137 @@
+import t from 'tap'
+import type { BotFeature } from '../../src/bot/index.js'
+import { ADMIN_TOKEN, buildTestApp, postUpdate, SECRET, textUpdate, voiceUpdate } from '../helpers/app.js'
+import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+
+t.test('a signed update is handled by the bot and acked 200 with an empty body', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  const res = await postUpdate(app, textUpdate('/start', 77))
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, '')
+  const sent = api.callsOf('sendMessage')
+  t.equal(sent.length, 1, 'the /start handler replied once')
+  t.equal(sent[0]?.params.chat_id, 77)
+  t.match(String(sent[0]?.params.text), /^Welcome, Ada!/)
+  t.equal(sent[0]?.token, FAKE_TOKEN)
+})
+
+t.test('a missing or wrong secret is 401 and never reaches the bot', async (t) => {
+  const { app, api, logs } = await buildTestApp(t)
+  const missing = await postUpdate(app, textUpdate('/start'), null)
+  t.equal(missing.statusCode, 401)
+  t.match(missing.json(), { statusCode: 401, error: 'Unauthorized', message: /Missing X-Telegram-Bot-Api-Secret-Token/ })
+  const wrong = await postUpdate(app, textUpdate('/start'), SECRET.slice(0, -1) + 'X')
+  t.equal(wrong.statusCode, 401)
+  t.match(wrong.json(), { message: /Wrong X-Telegram-Bot-Api-Secret-Token/ })
+  const shorter = await postUpdate(app, textUpdate('/start'), 'x')
+  t.equal(shorter.statusCode, 401)
+  t.equal(api.callsOf('sendMessage').length, 0)
+  t.equal(app.ingress.stats.accepted, 0)
+  t.equal(logs.find('wrong secret').length, 3)
+})
+
+t.test('the secret is checked before the body is read: an unsigned huge or non-JSON body is still 401', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(2 * 1024 * 1024) })
+  t.equal(res.statusCode, 401)
+})
+
+t.test('non-JSON bodies are 415 naming the content type', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': type, 'x-telegram-bot-api-secret-token': SECRET }, payload: 'update_id=1' })
+    t.equal(res.statusCode, 415, type)
+    t.match(res.json(), { message: `Content-Type must be application/json (got ${type})` })
+  }
+  t.equal(api.callsOf('sendMessage').length, 0)
+})
+
+t.test('bodies that are not an Update are 400 with the rule', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  const bad: Array<[string, string]> = [
+    ['[]', 'an array'],
+    ['"text"', 'a string'],
+    ['{}', 'no update_id'],
+    ['{"update_id":-1}', 'a negative id'],
+    ['{"update_id":1.5}', 'a fraction'],
+    ['{"update_id":"7"}', 'a string id'],
+    ['null', 'null']
+  ]
+  for (const [payload, what] of bad) {
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload })
+    t.equal(res.statusCode, 400, what)
+    t.match(res.json(), { message: /update_id|JSON/ }, what)
+  }
+  const broken = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload: '{"update_id": 1,' })
+  t.equal(broken.statusCode, 400)
+  t.match(broken.json(), { message: /not valid JSON/ })
+  const empty = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET } })
+  t.equal(empty.statusCode, 400)
+  t.equal(api.callsOf('sendMessage').length, 0)
+  t.equal(app.ingress.stats.accepted, 0)
+})
+
+t.test('a body over 1 MiB is 413', async (t) => {
+  const { app } = await buildTestApp(t)
+  const update = { ...textUpdate('x'), padding: 'y'.repeat(1024 * 1024) }
+  const res = await postUpdate(app, update)
+  t.equal(res.statusCode, 413)
+  t.match(res.json(), { message: /larger than 1048576 bytes/ })
+  t.equal(app.ingress.stats.accepted, 0)
+})
+
+t.test('a 600 KiB update (over Telegram\'s 512 KiB, under our 1 MiB) is accepted', async (t) => {
+  const { app } = await buildTestApp(t)
+  const res = await postUpdate(app, { ...textUpdate('x'), padding: 'y'.repeat(600 * 1024) })
+  t.equal(res.statusCode, 200)
+})
+
+t.test('other methods on the webhook are 405 with Allow: POST, before any auth or body check', async (t) => {
+  const { app } = await buildTestApp(t)
+  for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
+    const res = await app.inject({ method, url: '/telegram/webhook', headers: { 'content-type': 'application/xml' }, ...(method !== 'GET' && method !== 'HEAD' && { payload: '<x/>' }) })
+    t.equal(res.statusCode, 405, method)
+    t.equal(res.headers.allow, 'POST', method)
+  }
+})
+
+t.test('routes outside /telegram/* are 404', async (t) => {
+  const { app } = await buildTestApp(t)
+  for (const url of ['/', '/webhook', '/api/telegram/webhook', '/telegram', '/telegram/other']) {
+    const res = await app.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 404, url)
+  }
+})
+
+t.test('a redelivered update_id is acked 200 and not handled twice', async (t) => {
+  const { app, api, logs } = await buildTestApp(t)
+  const update = voiceUpdate(5, 555)
+  t.equal((await postUpdate(app, update)).statusCode, 200)
+  t.equal((await postUpdate(app, update)).statusCode, 200)
+  t.equal((await postUpdate(app, update)).statusCode, 200)
+  t.equal(api.callsOf('sendMessage').length, 1)
+  t.equal(logs.find('Received voice from 5').length, 1)
+  t.equal(app.ingress.stats.duplicates, 2)
+})
+
+t.test('a handler that throws is logged with update_id and type, and acked 200', async (t) => {
+  const boom: BotFeature = (bot) => { bot.on('message', () => { throw new Error('handler exploded') }) }
+  const { app, logs } = await buildTestApp(t, {}, { features: [boom] })
+  const res = await postUpdate(app, textUpdate('hello', 9, 9001))
+  t.equal(res.statusCode, 200)
+  const [entry] = logs.find('update handler failed')
+  t.match(entry, { level: 50, update_id: 9001, type: 'message', err: { message: 'handler exploded' } })
+  t.equal(app.ingress.stats.failed, 1)
+})
+
+t.test('a failing Bot API call inside a handler is logged without the token', async (t) => {
+  const { app, api, logs } = await buildTestApp(t)
+  api.on('sendMessage', () => 'drop')
+  const res = await postUpdate(app, textUpdate('/start', 3, 9100))
+  t.equal(res.statusCode, 200)
+  t.equal(logs.find('update handler failed').length, 1)
+  t.notOk(logs.text.includes(FAKE_TOKEN), 'the token is in no log line')
+  t.notOk(logs.text.includes(FAKE_TOKEN.split(':')[1] ?? 'never'), 'nor its secret half')
+  t.notOk(logs.text.includes(SECRET))
+  t.notOk(logs.text.includes(ADMIN_TOKEN))
+})
