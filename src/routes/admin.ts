@@ -1,6 +1,6 @@
 // POST /telegram/set-webhook and /telegram/delete-webhook, behind TELEGRAM_ADMIN_TOKEN, so nobody
 // has to paste the bot token into a curl command line (and nobody else can repoint the bot).
-import type { FastifyPluginAsync, FastifyReply } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Telegram } from 'telegraf'
 import { webhookUrlProblem, type Config } from '../config.js'
 import { describeError, isBadToken, retryAfterSeconds, telegramCode } from '../telegram/errors.js'
@@ -89,7 +89,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
   const adminToken = config.adminToken
   const tokenMatches = adminToken === undefined ? () => false : secretMatcher(adminToken)
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Route-level, so a wrong method still gets its 405 before any token check.
+  const requireAdmin = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
     if (adminToken === undefined) {
       return sendError(reply, 403, 'Admin routes are disabled: set TELEGRAM_ADMIN_TOKEN (at least 16 characters) to enable them, then send "Authorization: Bearer <TELEGRAM_ADMIN_TOKEN>"')
     }
@@ -101,9 +102,10 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
       request.log.warn({ ip: request.ip, url: request.url }, 'admin call with a wrong token')
       return sendError(reply.header('WWW-Authenticate', 'Bearer error="invalid_token"'), 401, 'Wrong admin token')
     }
-  })
+    return undefined
+  }
 
-  app.post('/set-webhook', async (request, reply) => {
+  app.post('/set-webhook', { onRequest: requireAdmin }, async (request, reply) => {
     if (!config.useWebhook) {
       return sendError(reply, 409, 'This instance polls (TELEGRAM_USE_WEBHOOK=false): a webhook would stop its polling. Run in webhook mode to set one.')
     }
@@ -126,7 +128,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
     return { ok: true, message: 'Webhook set successfully', url: p.url, maxConnections: p.max_connections, dropPendingUpdates: p.drop_pending_updates, allowedUpdates: p.allowed_updates ?? null }
   })
 
-  app.post('/delete-webhook', async (request, reply) => {
+  app.post('/delete-webhook', { onRequest: requireAdmin }, async (request, reply) => {
     const parsed = parseDeleteWebhookBody(request.body)
     if (!parsed.ok) return sendError(reply, 400, parsed.message)
     try {

@@ -1,0 +1,112 @@
+import t, { type Test } from 'tap'
+import { buildApp } from '../src/app.js'
+import { ConfigError, deriveWebhookSecret, SECRET_TOKEN_PATTERN } from '../src/config.js'
+import { FAKE_TOKEN } from './helpers/fake-bot-api.js'
+import { LogCapture } from './helpers/log-capture.js'
+
+const valid = {
+  TELEGRAM_BOT_TOKEN: FAKE_TOKEN,
+  TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/api/telegram/webhook'
+}
+
+async function configOf (env: Record<string, string | undefined>) {
+  const app = await buildApp({ env, logStream: new LogCapture() })
+  const config = app.config
+  await app.close()
+  return config
+}
+
+async function rejects (t: Test, env: Record<string, string | undefined>, variable: string, rule: RegExp): Promise<void> {
+  const err = await buildApp({ env, logStream: new LogCapture() }).then(async (app) => { await app.close(); return undefined }, (e: unknown) => e)
+  t.type(err, ConfigError, `${variable} is refused`)
+  t.equal((err as ConfigError).variable, variable)
+  t.match((err as Error).message, rule)
+  t.notOk((err as Error).message.includes(FAKE_TOKEN), 'the message never carries the token')
+}
+
+t.test('defaults: webhook mode, 100 connections, 5 s budget, port 3000, official API root', async (t) => {
+  const config = await configOf(valid)
+  t.match(config, {
+    useWebhook: true,
+    maxConnections: 100,
+    handlerBudgetMs: 5000,
+    port: 3000,
+    host: '0.0.0.0',
+    logLevel: 'info',
+    apiRoot: 'https://api.telegram.org',
+    allowedUpdates: undefined,
+    adminToken: undefined,
+    webhookSecretDerived: true
+  })
+})
+
+t.test('the derived secret is stable per token, differs between tokens, and fits Telegram\'s charset', async (t) => {
+  const a = await configOf(valid)
+  const b = await configOf(valid)
+  const other = await configOf({ ...valid, TELEGRAM_BOT_TOKEN: '987654321:OTHER-fake-token_for_tests_only_0000' })
+  t.equal(a.webhookSecret, b.webhookSecret)
+  t.equal(a.webhookSecret, deriveWebhookSecret(FAKE_TOKEN))
+  t.not(a.webhookSecret, other.webhookSecret)
+  t.match(a.webhookSecret, new RegExp(SECRET_TOKEN_PATTERN))
+  t.notOk(a.webhookSecret.includes(FAKE_TOKEN.split(':')[1] ?? 'x'), 'the secret does not reveal the token')
+})
+
+t.test('a configured secret is used as is', async (t) => {
+  const config = await configOf({ ...valid, TELEGRAM_WEBHOOK_SECRET: 'my_secret-1' })
+  t.equal(config.webhookSecret, 'my_secret-1')
+  t.equal(config.webhookSecretDerived, false)
+})
+
+t.test('values are coerced and empty strings count as unset', async (t) => {
+  const config = await configOf({
+    ...valid,
+    TELEGRAM_MAX_CONNECTIONS: '40',
+    TELEGRAM_HANDLER_BUDGET_MS: '0',
+    TELEGRAM_ALLOWED_UPDATES: 'message, callback_query,message',
+    TELEGRAM_WEBHOOK_SECRET: '',
+    TELEGRAM_MINI_APP_URL: '',
+    PORT: '8080'
+  })
+  t.equal(config.maxConnections, 40)
+  t.equal(config.handlerBudgetMs, 0)
+  t.same(config.allowedUpdates, ['message', 'callback_query'])
+  t.equal(config.webhookSecretDerived, true)
+  t.equal(config.miniAppUrl, undefined)
+  t.equal(config.port, 8080)
+})
+
+t.test('polling mode needs no webhook URL', async (t) => {
+  const config = await configOf({ TELEGRAM_BOT_TOKEN: FAKE_TOKEN, TELEGRAM_USE_WEBHOOK: 'false' })
+  t.equal(config.useWebhook, false)
+  t.equal(config.webhookUrl, undefined)
+})
+
+t.test('a local Bot API server (custom API root) accepts an http:// webhook on any port', async (t) => {
+  const config = await configOf({ ...valid, TELEGRAM_API_ROOT: 'http://127.0.0.1:8081', TELEGRAM_WEBHOOK_URL: 'http://127.0.0.1:3000/telegram/webhook' })
+  t.equal(config.webhookUrl, 'http://127.0.0.1:3000/telegram/webhook')
+  t.equal(config.apiRoot, 'http://127.0.0.1:8081')
+})
+
+t.test('every invalid value is refused with the variable and the rule', async (t) => {
+  await rejects(t, {}, 'TELEGRAM_BOT_TOKEN', /is required/)
+  await rejects(t, { ...valid, TELEGRAM_BOT_TOKEN: 'not-a-token' }, 'TELEGRAM_BOT_TOKEN', /must look like 123456789:/)
+  await rejects(t, { TELEGRAM_BOT_TOKEN: FAKE_TOKEN }, 'TELEGRAM_WEBHOOK_URL', /is required in webhook mode/)
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'http://bot.example.com/telegram/webhook' }, 'TELEGRAM_WEBHOOK_URL', /must start with https:\/\//)
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/api/webhook' }, 'TELEGRAM_WEBHOOK_URL', /path must end in \/telegram\/webhook/)
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com:8080/telegram/webhook' }, 'TELEGRAM_WEBHOOK_URL', /port 443, 80, 88 or 8443/)
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'bot.example.com/telegram/webhook' }, 'TELEGRAM_WEBHOOK_URL', /absolute URL/)
+  await rejects(t, { ...valid, TELEGRAM_USE_WEBHOOK: 'maybe' }, 'TELEGRAM_USE_WEBHOOK', /boolean/)
+  await rejects(t, { ...valid, TELEGRAM_MAX_CONNECTIONS: '0' }, 'TELEGRAM_MAX_CONNECTIONS', />= 1/)
+  await rejects(t, { ...valid, TELEGRAM_MAX_CONNECTIONS: '101' }, 'TELEGRAM_MAX_CONNECTIONS', /<= 100/)
+  await rejects(t, { ...valid, TELEGRAM_MAX_CONNECTIONS: 'many' }, 'TELEGRAM_MAX_CONNECTIONS', /integer/)
+  await rejects(t, { ...valid, TELEGRAM_HANDLER_BUDGET_MS: '60000' }, 'TELEGRAM_HANDLER_BUDGET_MS', /<= 59999/)
+  await rejects(t, { ...valid, TELEGRAM_HANDLER_BUDGET_MS: '-1' }, 'TELEGRAM_HANDLER_BUDGET_MS', />= 0/)
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_SECRET: 'has space' }, 'TELEGRAM_WEBHOOK_SECRET', /1-256 characters of A-Z a-z 0-9 _ -/)
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_SECRET: 'x'.repeat(257) }, 'TELEGRAM_WEBHOOK_SECRET', /1-256 characters/)
+  await rejects(t, { ...valid, TELEGRAM_ADMIN_TOKEN: 'short' }, 'TELEGRAM_ADMIN_TOKEN', /fewer than 16 characters/)
+  await rejects(t, { ...valid, TELEGRAM_MINI_APP_URL: 'http://app.example.com' }, 'TELEGRAM_MINI_APP_URL', /https:\/\//)
+  await rejects(t, { ...valid, TELEGRAM_ALLOWED_UPDATES: 'message,Callback Query' }, 'TELEGRAM_ALLOWED_UPDATES', /"Callback Query"/)
+  await rejects(t, { ...valid, TELEGRAM_API_ROOT: 'ftp://example.com' }, 'TELEGRAM_API_ROOT', /http:\/\/ or https:\/\//)
+  await rejects(t, { ...valid, PORT: '70000' }, 'PORT', /<= 65535/)
+  await rejects(t, { ...valid, LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /allowed values/)
+})

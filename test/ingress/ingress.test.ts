@@ -1,0 +1,152 @@
+import t from 'tap'
+import type { Update } from 'telegraf/types'
+import { Ingress } from '../../src/ingress/ingress.js'
+import { ChatQueue, chatKeyOf } from '../../src/ingress/chat-queue.js'
+import { MemoryDedupe } from '../../src/ingress/dedupe.js'
+import { textUpdate } from '../helpers/app.js'
+
+const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }
+
+function deferred (): { promise: Promise<void>, resolve: () => void } {
+  let resolve = (): void => {}
+  const promise = new Promise<void>((r) => { resolve = r })
+  return { promise, resolve }
+}
+
+const update = (text: string, chat: number, id: number): Update => textUpdate(text, chat, id) as unknown as Update
+
+t.test('a handler within the budget is awaited: the outcome is "handled"', async (t) => {
+  const done: number[] = []
+  const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async (u) => { done.push(u.update_id) } })
+  t.equal(await ingress.accept(update('a', 1, 1)), 'handled')
+  t.same(done, [1])
+})
+
+t.test('a slow handler is acked when the budget runs out and finishes in the background', async (t) => {
+  const gate = deferred()
+  const done: number[] = []
+  const ingress = new Ingress({ log: quiet, budgetMs: 20, handle: async (u) => { await gate.promise; done.push(u.update_id) } })
+  t.equal(await ingress.accept(update('a', 1, 1)), 'acked-early')
+  t.same(done, [], 'not finished when acked')
+  t.equal(ingress.inFlight, 1)
+  gate.resolve()
+  t.equal(await ingress.drain(1000), true)
+  t.same(done, [1])
+  t.equal(ingress.stats.ackedEarly, 1)
+})
+
+t.test('budget 0 acks at once', async (t) => {
+  const gate = deferred()
+  const ingress = new Ingress({ log: quiet, budgetMs: 0, handle: async () => { await gate.promise } })
+  t.equal(await ingress.accept(update('a', 1, 1)), 'acked-early')
+  gate.resolve()
+  t.equal(await ingress.drain(1000), true)
+})
+
+t.test('updates of one chat run one after another, even when acked early; other chats do not wait', async (t) => {
+  const gates = new Map<number, ReturnType<typeof deferred>>()
+  const events: string[] = []
+  const ingress = new Ingress({
+    log: quiet,
+    budgetMs: 0,
+    handle: async (u) => {
+      events.push(`start ${u.update_id}`)
+      const gate = deferred()
+      gates.set(u.update_id, gate)
+      await gate.promise
+      events.push(`end ${u.update_id}`)
+    }
+  })
+  await ingress.accept(update('1', 10, 1))
+  await ingress.accept(update('2', 10, 2))
+  await ingress.accept(update('3', 20, 3))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(events, ['start 1', 'start 3'], 'chat 10\'s second update waits; chat 20 runs')
+  gates.get(1)?.resolve()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(events, ['start 1', 'start 3', 'end 1', 'start 2'])
+  gates.get(2)?.resolve()
+  gates.get(3)?.resolve()
+  await ingress.drain(1000)
+  t.same(events.slice(4).sort(), ['end 2', 'end 3'])
+})
+
+t.test('a failing handler does not stop its chat\'s next update, and is counted', async (t) => {
+  const done: number[] = []
+  const errors: unknown[] = []
+  const log = { ...quiet, error: (obj: unknown) => { errors.push(obj) } }
+  const ingress = new Ingress({
+    log,
+    budgetMs: 1000,
+    handle: async (u) => {
+      if (u.update_id === 1) throw new Error('boom')
+      done.push(u.update_id)
+    }
+  })
+  t.equal(await ingress.accept(update('a', 1, 1)), 'handled')
+  t.equal(await ingress.accept(update('b', 1, 2)), 'handled')
+  t.same(done, [2])
+  t.match(errors, [{ update_id: 1, type: 'message', err: { message: 'boom' } }])
+  t.equal(ingress.stats.failed, 1)
+})
+
+t.test('redelivered ids are "duplicate" and never handled twice', async (t) => {
+  let handled = 0
+  const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async () => { handled++ } })
+  t.equal(await ingress.accept(update('a', 1, 7)), 'handled')
+  t.equal(await ingress.accept(update('a', 1, 7)), 'duplicate')
+  t.equal(handled, 1)
+})
+
+t.test('after close(), updates are refused ("closed") and not claimed, so a resend after restart is handled', async (t) => {
+  const dedupe = new MemoryDedupe(10)
+  const ingress = new Ingress({ log: quiet, budgetMs: 1000, dedupe, handle: async () => {} })
+  ingress.close()
+  t.equal(await ingress.accept(update('a', 1, 9)), 'closed')
+  t.equal(dedupe.claim(9), true, 'id 9 was never claimed')
+})
+
+t.test('drain waits for background work and reports a timeout', async (t) => {
+  const gate = deferred()
+  const ingress = new Ingress({ log: quiet, budgetMs: 0, handle: async () => { await gate.promise } })
+  await ingress.accept(update('a', 1, 1))
+  t.equal(await ingress.drain(30), false, 'timed out while the handler runs')
+  gate.resolve()
+  t.equal(await ingress.drain(1000), true)
+  t.equal(ingress.inFlight, 0)
+})
+
+t.test('the dedupe window forgets the oldest id once full, and release() frees an id', async (t) => {
+  const dedupe = new MemoryDedupe(3)
+  t.ok(dedupe.claim(1) && dedupe.claim(2) && dedupe.claim(3))
+  t.notOk(dedupe.claim(2))
+  t.ok(dedupe.claim(4), 'evicts 1')
+  t.ok(dedupe.claim(1), '1 was forgotten')
+  t.notOk(dedupe.claim(4))
+  dedupe.release(4)
+  t.ok(dedupe.claim(4))
+  t.ok(dedupe.count <= 3)
+  t.throws(() => new MemoryDedupe(0), RangeError)
+})
+
+t.test('chat keys mirror Telegram\'s queues', async (t) => {
+  const key = (u: Record<string, unknown>) => chatKeyOf({ update_id: 1, ...u } as unknown as Update)
+  t.equal(key({ message: { chat: { id: -100 }, from: { id: 5 } } }), -100, 'message: the chat')
+  t.equal(key({ edited_message: { chat: { id: 7 } } }), 7)
+  t.equal(key({ callback_query: { from: { id: 5 }, message: { chat: { id: -100 } } } }), 5, 'callback query: the user')
+  t.equal(key({ inline_query: { from: { id: 6 } } }), 6)
+  t.equal(key({ my_chat_member: { chat: { id: -3 }, from: { id: 5 } } }), -3)
+  t.equal(key({ poll_answer: { user: { id: 8 } } }), 8)
+  t.equal(key({ poll: { id: 'p' } }), undefined, 'a poll has no queue')
+})
+
+t.test('ChatQueue: a rejected task does not block the next one of its key', async (t) => {
+  const queue = new ChatQueue()
+  const order: string[] = []
+  const first = queue.run(1, async () => { order.push('first'); throw new Error('x') })
+  const second = queue.run(1, async () => { order.push('second') })
+  await t.rejects(first)
+  await second
+  t.same(order, ['first', 'second'])
+  t.equal(queue.size, 0, 'idle keys are forgotten')
+})

@@ -1,0 +1,75 @@
+import t from 'tap'
+import { buildTestApp, WEBHOOK_URL } from '../helpers/app.js'
+
+t.test('200 with Telegram\'s WebhookInfo when the webhook is the configured URL', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
+  const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(res.statusCode, 200)
+  t.match(res.json(), { ok: true, mode: 'webhook', verdict: 'ok', expectedUrl: WEBHOOK_URL, info: { url: WEBHOOK_URL, pending_update_count: 0, max_connections: 100 }, warnings: [] })
+})
+
+t.test('503 with the reason when no webhook is set, or a different one', async (t) => {
+  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 0 })
+  const missing = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(missing.statusCode, 503)
+  t.match(missing.json(), { ok: false, verdict: 'missing', reason: /No webhook is set/ })
+  api.webhook.url = 'https://elsewhere.example.com/telegram/webhook'
+  const other = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(other.statusCode, 503)
+  t.match(other.json(), { ok: false, verdict: 'mismatch', reason: /elsewhere\.example\.com/ })
+})
+
+t.test('503 saying why when Telegram cannot be reached', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  api.on('getWebhookInfo', () => 'drop')
+  const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { ok: false, verdict: 'unreachable', reason: /Telegram could not be reached/ })
+})
+
+t.test('warnings: drifted max_connections, a recent delivery error, a 401 hinting at the secret, pending updates', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 40, pending_update_count: 3, last_error_date: Math.floor(Date.now() / 1000) - 60, last_error_message: 'Wrong response from the webhook: 401 Unauthorized' })
+  const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(res.statusCode, 200)
+  const { warnings } = res.json() as { warnings: string[] }
+  t.match(warnings, [/max_connections is 40, not 100/, /delivery failed at .*401 Unauthorized/, /secret_token at Telegram differs/, /3 updates are waiting/])
+})
+
+t.test('30 probes at once and a probe per request cost one getWebhookInfo per TTL', async (t) => {
+  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 60_000 })
+  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
+  api.on('getWebhookInfo', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    return { result: { ...api.webhook, has_custom_certificate: false } }
+  })
+  const burst = await Promise.all(Array.from({ length: 30 }, async () => await app.inject({ method: 'GET', url: '/telegram/webhook-info' })))
+  t.ok(burst.every((r) => r.statusCode === 200))
+  for (let i = 0; i < 10; i++) await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(api.callsOf('getWebhookInfo').length, 1)
+})
+
+t.test('set-webhook invalidates the cached answer', async (t) => {
+  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 60_000 })
+  await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(api.callsOf('getWebhookInfo').length, 1)
+  const set = await app.inject({ method: 'POST', url: '/telegram/set-webhook', headers: { authorization: `Bearer ${app.config.adminToken ?? ''}` } })
+  t.equal(set.statusCode, 200)
+  const after = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(api.callsOf('getWebhookInfo').length, 2, 'asked again after set-webhook')
+  t.equal(after.statusCode, 200, 'and now sees the webhook it set')
+})
+
+t.test('polling mode reports polling (503 until the poller runs)', async (t) => {
+  const { app, api } = await buildTestApp(t, { TELEGRAM_USE_WEBHOOK: 'false' })
+  const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { mode: 'polling', verdict: 'polling', ok: false })
+  api.on('getUpdates', async () => await new Promise((resolve) => setTimeout(() => resolve({ result: [] }), 20)))
+  void app.poller?.start()
+  t.teardown(() => app.poller?.stop())
+  const running = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(running.statusCode, 200)
+  t.match(running.json(), { mode: 'polling', verdict: 'polling', ok: true })
+})

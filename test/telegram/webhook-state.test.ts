@@ -1,0 +1,46 @@
+import t from 'tap'
+import type { WebhookInfo } from 'telegraf/types'
+import { judgeWebhook, WebhookState, webhookDrift } from '../../src/telegram/webhook-state.js'
+
+const target = { url: 'https://bot.example.com/telegram/webhook', maxConnections: 100, allowedUpdates: undefined }
+const info = (fields: Partial<WebhookInfo> = {}): WebhookInfo => ({ url: target.url, has_custom_certificate: false, pending_update_count: 0, max_connections: 100, ...fields })
+
+t.test('the cached answer is reused within the TTL and refreshed after it', async (t) => {
+  let clock = 0
+  let calls = 0
+  const state = new WebhookState({ getWebhookInfo: async () => { calls++; return info() } }, target, 5000, () => clock)
+  await state.report()
+  clock = 4999
+  await state.report()
+  t.equal(calls, 1)
+  clock = 5000
+  const report = await state.report()
+  t.equal(calls, 2)
+  t.equal(report.checkedAt, new Date(5000).toISOString())
+})
+
+t.test('a failure is cached too, so an unreachable Telegram is not hammered by probes', async (t) => {
+  let clock = 0
+  let calls = 0
+  const state = new WebhookState({ getWebhookInfo: async () => { calls++; throw new Error('connect ECONNREFUSED') } }, target, 5000, () => clock)
+  const first = await state.report()
+  t.match(first, { ok: false, verdict: 'unreachable', reason: /ECONNREFUSED/ })
+  clock = 1000
+  await state.report()
+  t.equal(calls, 1)
+})
+
+t.test('drift lists each setting that differs, with Telegram\'s default of 40 connections', async (t) => {
+  t.same(webhookDrift(info(), target), [])
+  t.same(webhookDrift(info({ max_connections: undefined }), target), ['max_connections is 40, not 100'])
+  t.same(webhookDrift(info({ url: '' }), target), ['no webhook is set'])
+  t.same(webhookDrift(info({ allowed_updates: ['message'] }), { ...target, allowedUpdates: ['message', 'callback_query'] }), ['allowed_updates is [message], not [message,callback_query]'])
+  t.same(webhookDrift(info({ allowed_updates: ['callback_query', 'message'] }), { ...target, allowedUpdates: ['message', 'callback_query'] }), [], 'order does not matter')
+})
+
+t.test('an old delivery error is not reported as a warning', async (t) => {
+  const judged = judgeWebhook(info({ last_error_date: 1000, last_error_message: 'Read timeout expired' }), target, 1000 + 7200)
+  t.same(judged.warnings, [])
+  const recent = judgeWebhook(info({ last_error_date: 1000, last_error_message: 'Read timeout expired' }), target, 1000 + 60)
+  t.match(recent.warnings, [/Read timeout expired/])
+})
