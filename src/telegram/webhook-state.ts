@@ -29,8 +29,9 @@ const TELEGRAM_DEFAULT_MAX_CONNECTIONS = 40
 
 /** The settings at Telegram that differ from the target, each as a sentence; empty when none. */
 export function webhookDrift (info: WebhookInfo, target: WebhookTarget): string[] {
+  if (info.url === '') return ['no webhook is set']
   const drift: string[] = []
-  if (info.url !== target.url) drift.push(info.url === '' ? 'no webhook is set' : `url is ${info.url}, not ${target.url}`)
+  if (info.url !== target.url) drift.push(`url is ${info.url}, not ${target.url}`)
   const maxConnections = info.max_connections ?? TELEGRAM_DEFAULT_MAX_CONNECTIONS
   if (maxConnections !== target.maxConnections) drift.push(`max_connections is ${maxConnections}, not ${target.maxConnections}`)
   if (target.allowedUpdates !== undefined && !sameSet(info.allowed_updates ?? [], target.allowedUpdates)) {
