@@ -115,5 +115,5 @@ async function main (): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void main()
+  main().catch((err: unknown) => { console.error(explain(err)); process.exit(1) })
 }

@@ -131,7 +131,7 @@ export class Ingress {
 function settlesWithin (work: Promise<void>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms, false)
-    void work.then(() => {
+    work.then(() => {
       clearTimeout(timer)
       resolve(true)
     })

@@ -72,7 +72,7 @@ export async function startFakeBotApi (): Promise<FakeBotApi> {
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
+    (async () => {
       const match = /^\/bot([^/]+)\/([A-Za-z]+)$/.exec(req.url?.split('?')[0] ?? '')
       if (match === null) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error_code: 404, description: 'Not Found' }))
@@ -88,7 +88,7 @@ export async function startFakeBotApi (): Promise<FakeBotApi> {
       }
       const body = 'result' in answer ? { ok: true, result: answer.result } : { ok: false, ...answer }
       res.writeHead('result' in answer ? 200 : answer.error_code, { 'content-type': 'application/json' }).end(JSON.stringify(body))
-    })()
+    })().catch(() => { res.destroy() })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo

@@ -120,7 +120,7 @@ t.test('poller: updates go through the ingress, and the offset confirms them', a
   const handled: number[] = []
   const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async (u) => { handled.push(u.update_id) } })
   const poller = new Poller(telegram, ingress, quiet, { allowedUpdates: ['message'], timeoutSeconds: 0 })
-  void poller.start()
+  poller.start().catch(() => {})
   while (api.callsOf('getUpdates').length < 3) await new Promise((resolve) => setTimeout(resolve, 5))
   await poller.stop()
   t.same(handled, [10, 11])
@@ -150,7 +150,7 @@ t.test('poller: transient failures are retried', async (t) => {
   const handled: number[] = []
   const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async (u) => { handled.push(u.update_id) } })
   const poller = new Poller(telegram, ingress, quiet, { allowedUpdates: undefined, timeoutSeconds: 0, retryDelayMs: 1 })
-  void poller.start()
+  poller.start().catch(() => {})
   while (handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
   await poller.stop()
   t.same(handled, [50])
