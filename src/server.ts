@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
-import { ConfigError } from './config.js'
+import { ConfigError, KNOWN_UPDATE_TYPES } from './config.js'
 import { checkToken, ensureWebhook, guardPolling, StartupError, type RetryOptions } from './telegram/startup.js'
 
 export interface StartOptions extends Pick<AppOptions, 'env' | 'logStream' | 'features'> {
@@ -28,6 +28,8 @@ export async function startService (options: StartOptions): Promise<RunningServi
   const app = await buildApp(options)
   const { config, bot, ingress, poller, log } = app
   const retry: RetryOptions = { ...options.retry, ...(options.signal !== undefined && { signal: options.signal }) }
+  const unknownTypes = config.allowedUpdates?.filter((type) => !KNOWN_UPDATE_TYPES.has(type)) ?? []
+  if (unknownTypes.length > 0) log.warn({ unknown: unknownTypes }, 'TELEGRAM_ALLOWED_UPDATES names update types this version does not know; a typo means those updates never arrive')
   let webhookState: Record<string, unknown>
   try {
     const me = await checkToken(bot.telegram, log, retry)

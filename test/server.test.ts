@@ -39,6 +39,15 @@ t.test('startService: getMe, sets the webhook, listens, logs one banner line', a
   t.equal((await fetch(`${service.url}/telegram/webhook-info`)).status, 200)
 })
 
+t.test('startService warns about update types it does not know (a typo in TELEGRAM_ALLOWED_UPDATES)', async (t) => {
+  const api = await fakeApi(t)
+  const logs = new LogCapture()
+  const service = await startService({ env: baseEnv(api, { PORT: '0', HOST: '127.0.0.1', TELEGRAM_ALLOWED_UPDATES: 'message,callback_querry' }), logStream: logs })
+  t.teardown(() => service.stop())
+  t.match(logs.find('does not know'), [{ level: 40, unknown: ['callback_querry'] }])
+  t.same(api.webhook.allowed_updates, ['message', 'callback_querry'], 'still sent as configured')
+})
+
 t.test('stop(): new updates get 503, background handlers finish before it resolves', async (t) => {
   const api = await fakeApi(t)
   let releaseReply = (): void => {}
