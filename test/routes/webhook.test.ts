@@ -135,3 +135,15 @@ t.test('a failing Bot API call inside a handler is logged without the token', as
   t.notOk(logs.text.includes(SECRET))
   t.notOk(logs.text.includes(ADMIN_TOKEN))
 })
+
+t.test('while shutting down, updates get 503 with Retry-After and are not claimed, so Telegram resends them', async (t) => {
+  const { app, api } = await buildTestApp(t)
+  app.ingress.close()
+  const update = textUpdate('/start', 12, 9200)
+  const res = await postUpdate(app, update)
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '5')
+  t.match(res.json(), { message: /Shutting down/ })
+  t.equal(api.callsOf('sendMessage').length, 0)
+  t.equal(app.ingress.stats.accepted, 0)
+})
