@@ -1,0 +1,225 @@
+// The repo's Caddyfile, run by the real caddy binary on a loopback HTTP address, in front of the
+// real ingress (in-process, against the fake Bot API), a stub of the main backend and a Mini App
+// build: the old guide's troubleshooting steps, and the rest of the site, checked through Caddy.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer, request, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { startService, type RunningService } from '../../src/server.js'
+import { ADMIN_TOKEN, baseEnv, SECRET, textUpdate, WEBHOOK_URL } from '../helpers/app.js'
+import { startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
+import { LogCapture } from '../helpers/log-capture.js'
+import { freePort, needTool, repoPath } from './tools.js'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+interface Answer { status: number, headers: IncomingHttpHeaders, body: string }
+
+/** One HTTP request with the path sent exactly as given (fetch would normalise /a/../b and %-escapes). */
+async function send (port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<Answer> {
+  return await new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+interface Backend { host: string, seen: Array<{ method: string, url: string }> }
+
+/** The main backend: records what reaches it and answers 401, as an API without a user token does. */
+async function startBackendStub (t: Teardown): Promise<Backend> {
+  const seen: Backend['seen'] = []
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '' })
+    res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ statusCode: 401, message: 'backend stub: Unauthorized' }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
+}
+
+const INDEX_HTML = '<!doctype html><title>Mini App</title><div id="app">mini-app-index</div>'
+const APP_JS = 'console.log("mini-app-bundle")'
+
+async function writeMiniApp (dir: string): Promise<void> {
+  await mkdir(join(dir, 'assets'), { recursive: true })
+  await writeFile(join(dir, 'index.html'), INDEX_HTML)
+  await writeFile(join(dir, 'assets', 'app.js'), APP_JS)
+}
+
+/** caddy run with the repo's Caddyfile; everything it writes stays under `home`. */
+async function startCaddy (t: Teardown, bin: string, home: string, env: Record<string, string>): Promise<number> {
+  const port = await freePort()
+  const child: ChildProcess = spawn(bin, ['run', '--config', repoPath('Caddyfile'), '--adapter', 'caddyfile'], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      XDG_DATA_HOME: join(home, 'data'),
+      XDG_CONFIG_HOME: join(home, 'config'),
+      DOMAIN: `http://127.0.0.1:${port}`,
+      CADDY_BIND: '127.0.0.1',
+      CADDY_ADMIN: 'off',
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  const keep = (chunk: Buffer): void => { output = (output + chunk.toString('utf8')).slice(-20_000) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  t.teardown(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    child.kill('SIGTERM')
+    const killed = await Promise.race([exited.then(() => true), sleep(5000, false)])
+    if (!killed) child.kill('SIGKILL')
+  })
+
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode} before serving:\n${output}`)
+    try {
+      await send(port, 'GET', '/')
+      return port
+    } catch {
+      if (Date.now() > deadline) throw new Error(`caddy did not answer on 127.0.0.1:${port} within 15 s:\n${output}`)
+      await sleep(100)
+    }
+  }
+}
+
+interface Site {
+  port: number
+  api: FakeBotApi
+  service: RunningService
+  backend: Backend
+}
+
+async function startSite (t: Teardown, caddyBin: string): Promise<Site> {
+  const home = await mkdtemp(join(tmpdir(), 'ingress-caddy-'))
+  t.teardown(() => rm(home, { recursive: true, force: true }))
+  const miniApp = join(home, 'mini-app')
+  await writeMiniApp(miniApp)
+
+  const api = await startFakeBotApi()
+  t.teardown(() => api.close())
+  const backend = await startBackendStub(t)
+  const service = await startService({
+    env: { ...baseEnv(api), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    logStream: new LogCapture(),
+    retry: { attempts: 1 }
+  })
+  t.teardown(() => service.stop())
+
+  const port = await startCaddy(t, caddyBin, home, {
+    INGRESS_UPSTREAM: new URL(service.url).host,
+    BACKEND_UPSTREAM: backend.host,
+    MINI_APP_ROOT: miniApp
+  })
+  return { port, api, service, backend }
+}
+
+const caddy = needTool(t, 'caddy', 'caddy')
+
+t.test(`through a real Caddy (${caddy.version || 'absent'}) with the repo's Caddyfile`, { skip: caddy.skip }, async (t) => {
+  const { port, api, service, backend } = await startSite(t, 'caddy')
+  const json = { 'content-type': 'application/json' }
+
+  t.test('GET and HEAD on /api/telegram/webhook are 405 from the ingress (the old guide\'s step 1)', async (t) => {
+    const get = await send(port, 'GET', '/api/telegram/webhook')
+    t.equal(get.status, 405)
+    t.equal(get.headers.allow, 'POST')
+    t.match(JSON.parse(get.body), { statusCode: 405, message: 'GET is not allowed on /telegram/webhook: use POST' }, 'the ingress saw the path without /api')
+    const head = await send(port, 'HEAD', '/api/telegram/webhook')
+    t.equal(head.status, 405, 'curl -I, as the guide runs it')
+  })
+
+  t.test('a signed POST is acked 200 and handled: the bot answers /start; an unsigned one is 401', async (t) => {
+    const before = api.callsOf('sendMessage').length
+    const signed = await send(port, 'POST', '/api/telegram/webhook', { ...json, 'x-telegram-bot-api-secret-token': SECRET }, JSON.stringify(textUpdate('/start', 4242)))
+    t.equal(signed.status, 200)
+    t.equal(signed.body, '')
+    const replies = api.callsOf('sendMessage').slice(before)
+    t.equal(replies.length, 1, 'the bot sent one message')
+    t.equal(replies[0]?.params.chat_id, 4242)
+    t.match(String(replies[0]?.params.text), /^Welcome, Ada!/)
+
+    const unsigned = await send(port, 'POST', '/api/telegram/webhook', json, JSON.stringify(textUpdate('/start', 4243)))
+    t.equal(unsigned.status, 401)
+    t.match(JSON.parse(unsigned.body), { message: 'Missing X-Telegram-Bot-Api-Secret-Token header' })
+    t.equal(api.callsOf('sendMessage').length, before + 1, 'nothing more reached the bot')
+  })
+
+  t.test('/api/telegram/webhook-info is the ingress\'s health report', async (t) => {
+    const res = await send(port, 'GET', '/api/telegram/webhook-info')
+    t.equal(res.status, 200)
+    t.match(JSON.parse(res.body), { ok: true, verdict: 'ok', mode: 'webhook', expectedUrl: WEBHOOK_URL, info: { url: WEBHOOK_URL } })
+  })
+
+  t.test('the rest of /api/* reaches the main backend without /api (the old guide\'s step 2)', async (t) => {
+    const me = await send(port, 'GET', '/api/users/me')
+    t.equal(me.status, 401)
+    t.match(JSON.parse(me.body), { message: 'backend stub: Unauthorized' })
+    const post = await send(port, 'POST', '/api/lessons/7/answers?draft=1', json, '{}')
+    t.equal(post.status, 401)
+    t.same(backend.seen, [{ method: 'GET', url: '/users/me' }, { method: 'POST', url: '/lessons/7/answers?draft=1' }])
+  })
+
+  t.test('the Mini App: files as they are, index.html for / and for client-side routes', async (t) => {
+    for (const path of ['/', '/lessons/42', '/profile/settings?tab=2']) {
+      const res = await send(port, 'GET', path)
+      t.equal(res.status, 200, path)
+      t.equal(res.body, INDEX_HTML, path)
+      t.match(res.headers['content-type'], /^text\/html/, path)
+    }
+    const js = await send(port, 'GET', '/assets/app.js')
+    t.equal(js.status, 200)
+    t.equal(js.body, APP_JS)
+    t.match(js.headers['content-type'], /javascript/)
+    t.equal(backend.seen.filter((r) => !r.url.startsWith('/users') && !r.url.startsWith('/lessons')).length, 0, 'no Mini App path went to the backend')
+  })
+
+  t.test('the admin routes are not reachable through Caddy, whatever the spelling, even with the admin token', async (t) => {
+    const admin = { ...json, authorization: `Bearer ${ADMIN_TOKEN}` }
+    const setBefore = api.callsOf('setWebhook').length
+    const paths = [
+      '/api/telegram/set-webhook',
+      '/api/telegram/delete-webhook',
+      '/api/telegram/SET-WEBHOOK',
+      '/api/telegram/set%2Dwebhook',
+      '/api/telegram/delete%2dwebhook',
+      '/api/telegram//set-webhook',
+      '/api/telegram/webhook/../set-webhook',
+      '/api/telegram/webhook/..%2Fdelete-webhook',
+      '/api/telegram/set-webhook?x=1',
+      '/api//telegram/delete-webhook',
+      '/api/./telegram/delete-webhook'
+    ]
+    for (const path of paths) {
+      const res = await send(port, 'POST', path, admin, '{}')
+      t.equal(res.status, 404, path)
+      // Caddy's own answer, saying where admin commands run (not the ingress's or the backend's 404).
+      t.match(res.body, /docker compose exec ingress node dist\/admin-cli\.js/, path)
+    }
+    t.equal(api.callsOf('setWebhook').length, setBefore, 'no setWebhook reached Telegram')
+    t.equal(api.callsOf('deleteWebhook').length, 0, 'no deleteWebhook reached Telegram')
+    t.equal(api.webhook.url, WEBHOOK_URL, 'the webhook is untouched')
+
+    // The control: the same call on the ingress itself (what admin-cli does) works.
+    const direct = await send(Number(new URL(service.url).port), 'POST', '/telegram/set-webhook', admin, '{}')
+    t.equal(direct.status, 200)
+    t.equal(api.callsOf('setWebhook').length, setBefore + 1)
+  })
+})
