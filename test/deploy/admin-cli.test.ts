@@ -3,25 +3,18 @@
 import { execFile } from 'node:child_process'
 import t from 'tap'
 import { runAdminCommand, USAGE } from '../../src/admin-cli.js'
-import { startService } from '../../src/server.js'
-import { ADMIN_TOKEN, baseEnv, SECRET, WEBHOOK_URL } from '../helpers/app.js'
-import { startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
-import { LogCapture } from '../helpers/log-capture.js'
-import { freePort, REPO_ROOT } from './tools.js'
+import { ADMIN_TOKEN, SECRET, WEBHOOK_URL } from '../helpers/app.js'
+import type { FakeBotApi } from '../helpers/fake-bot-api.js'
+import { freePort, REPO_ROOT, startIngress, type Teardown } from './tools.js'
 
-interface Teardown { teardown: (fn: () => unknown) => void }
-
-async function startIngress (t: Teardown): Promise<{ api: FakeBotApi, env: Record<string, string> }> {
-  const api = await startFakeBotApi()
-  t.teardown(() => api.close())
-  const service = await startService({ env: { ...baseEnv(api), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, logStream: new LogCapture(), retry: { attempts: 1 } })
-  t.teardown(() => service.stop())
-  // What the container's environment gives the command: the service's port and the admin token.
-  return { api, env: { PORT: new URL(service.url).port, TELEGRAM_ADMIN_TOKEN: ADMIN_TOKEN } }
+/** The running service, and what the container's environment gives the command: its port and the admin token. */
+async function serviceAndEnv (t: Teardown): Promise<{ api: FakeBotApi, env: Record<string, string> }> {
+  const { api, port } = await startIngress(t)
+  return { api, env: { PORT: String(port), TELEGRAM_ADMIN_TOKEN: ADMIN_TOKEN } }
 }
 
 t.test('webhook-info exits 0 while Telegram delivers to the configured URL, 1 once it does not', async (t) => {
-  const { api, env } = await startIngress(t)
+  const { api, env } = await serviceAndEnv(t)
   const healthy = await runAdminCommand(['webhook-info'], env)
   t.equal(healthy.code, 0)
   t.match(healthy.output, /^200 \{.*"verdict":"ok"/)
@@ -35,7 +28,7 @@ t.test('webhook-info exits 0 while Telegram delivers to the configured URL, 1 on
 })
 
 t.test('set-webhook sets TELEGRAM_WEBHOOK_URL with the secret; --drop-pending-updates is passed on', async (t) => {
-  const { api, env } = await startIngress(t)
+  const { api, env } = await serviceAndEnv(t)
   const res = await runAdminCommand(['set-webhook', '--drop-pending-updates'], env)
   t.equal(res.code, 0)
   t.match(res.output, /^200 \{.*"message":"Webhook set successfully"/)
@@ -47,7 +40,7 @@ t.test('set-webhook sets TELEGRAM_WEBHOOK_URL with the secret; --drop-pending-up
 })
 
 t.test('a wrong or missing admin token is refused before any call to Telegram', async (t) => {
-  const { api, env } = await startIngress(t)
+  const { api, env } = await serviceAndEnv(t)
   const calls = api.calls.length
   const wrong = await runAdminCommand(['set-webhook'], { ...env, TELEGRAM_ADMIN_TOKEN: 'not-the-admin-token-0000' })
   t.equal(wrong.code, 1)
@@ -73,7 +66,7 @@ t.test('no service on the port: exit 1 naming the address and the cause', async 
 })
 
 t.test('as a process, the way HEALTHCHECK runs it: the exit code and the answer on stdout', async (t) => {
-  const { env } = await startIngress(t)
+  const { env } = await serviceAndEnv(t)
   const { code, stdout } = await new Promise<{ code: number, stdout: string }>((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', 'src/admin-cli.ts', 'webhook-info'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout) => {
       resolve({ code: err === null ? 0 : Number(err.code), stdout })

@@ -9,13 +9,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { startService, type RunningService } from '../../src/server.js'
-import { ADMIN_TOKEN, baseEnv, SECRET, textUpdate, WEBHOOK_URL } from '../helpers/app.js'
-import { startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
-import { LogCapture } from '../helpers/log-capture.js'
-import { freePort, needTool, repoPath } from './tools.js'
-
-interface Teardown { teardown: (fn: () => unknown) => void }
+import { ADMIN_TOKEN, SECRET, textUpdate, WEBHOOK_URL } from '../helpers/app.js'
+import type { FakeBotApi } from '../helpers/fake-bot-api.js'
+import { freePort, needTool, repoPath, startIngress, type Teardown } from './tools.js'
 
 interface Answer { status: number, headers: IncomingHttpHeaders, body: string }
 
@@ -103,7 +99,7 @@ async function startCaddy (t: Teardown, bin: string, home: string, env: Record<s
 interface Site {
   port: number
   api: FakeBotApi
-  service: RunningService
+  ingressPort: number
   backend: Backend
 }
 
@@ -113,28 +109,20 @@ async function startSite (t: Teardown, caddyBin: string): Promise<Site> {
   const miniApp = join(home, 'mini-app')
   await writeMiniApp(miniApp)
 
-  const api = await startFakeBotApi()
-  t.teardown(() => api.close())
+  const { api, port: ingressPort } = await startIngress(t)
   const backend = await startBackendStub(t)
-  const service = await startService({
-    env: { ...baseEnv(api), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-    logStream: new LogCapture(),
-    retry: { attempts: 1 }
-  })
-  t.teardown(() => service.stop())
-
   const port = await startCaddy(t, caddyBin, home, {
-    INGRESS_UPSTREAM: new URL(service.url).host,
+    INGRESS_UPSTREAM: `127.0.0.1:${ingressPort}`,
     BACKEND_UPSTREAM: backend.host,
     MINI_APP_ROOT: miniApp
   })
-  return { port, api, service, backend }
+  return { port, api, ingressPort, backend }
 }
 
 const caddy = needTool(t, 'caddy', 'caddy')
 
 t.test(`through a real Caddy (${caddy.version || 'absent'}) with the repo's Caddyfile`, { skip: caddy.skip }, async (t) => {
-  const { port, api, service, backend } = await startSite(t, 'caddy')
+  const { port, api, ingressPort, backend } = await startSite(t, 'caddy')
   const json = { 'content-type': 'application/json' }
 
   t.test('GET and HEAD on /api/telegram/webhook are 405 from the ingress (the old guide\'s step 1)', async (t) => {
@@ -218,7 +206,7 @@ t.test(`through a real Caddy (${caddy.version || 'absent'}) with the repo's Cadd
     t.equal(api.webhook.url, WEBHOOK_URL, 'the webhook is untouched')
 
     // The control: the same call on the ingress itself (what admin-cli does) works.
-    const direct = await send(Number(new URL(service.url).port), 'POST', '/telegram/set-webhook', admin, '{}')
+    const direct = await send(ingressPort, 'POST', '/telegram/set-webhook', admin, '{}')
     t.equal(direct.status, 200)
     t.equal(api.callsOf('setWebhook').length, setBefore + 1)
   })

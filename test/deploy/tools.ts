@@ -6,12 +6,19 @@ import { createServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseEnv } from 'node:util'
+import { startService, type RunningService } from '../../src/server.js'
+import { baseEnv } from '../helpers/app.js'
+import { startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
+import { LogCapture } from '../helpers/log-capture.js'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 export function repoPath (name: string): string {
   return join(REPO_ROOT, name)
 }
+
+/** What the helpers need of a tap test: a place to register clean-up. */
+export interface Teardown { teardown: (fn: () => unknown) => void }
 
 export function readRepoFile (name: string): string {
   return readFileSync(repoPath(name), 'utf8')
@@ -60,4 +67,24 @@ export async function freePort (): Promise<number> {
   const { port } = server.address() as AddressInfo
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
+}
+
+export interface Ingress {
+  api: FakeBotApi
+  service: RunningService
+  /** Where the service listens on 127.0.0.1: the container's PORT. */
+  port: number
+}
+
+/** The real service (start-up checks included) against the fake Bot API, both stopped on teardown. */
+export async function startIngress (t: Teardown): Promise<Ingress> {
+  const api = await startFakeBotApi()
+  t.teardown(() => api.close())
+  const service = await startService({
+    env: baseEnv(api, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }),
+    logStream: new LogCapture(),
+    retry: { attempts: 1 }
+  })
+  t.teardown(() => service.stop())
+  return { api, service, port: Number(new URL(service.url).port) }
 }
