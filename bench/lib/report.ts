@@ -1,0 +1,211 @@
+// From the samples of a run to what a reader compares: per contender the median over rounds, its
+// ratio to the floor (bare-fastify) taken within each round and then the median, the targets of
+// issue 5 judged on those ratios, and the table printed at the end of `npm run bench`.
+
+/** The paced phase: a fixed rate of updates, open loop, latency timed from when each was due. */
+export interface PacedSample {
+  rate: number
+  sent: number
+  acked: number
+  p50Ms: number
+  p99Ms: number
+  maxMs: number
+  serverCpuPct: number
+}
+
+export interface Sample {
+  contender: string
+  round: number
+  sent: number
+  completed: number
+  non2xx: number
+  errors: number
+  /** 2xx answers per second of the measured window. */
+  rps: number
+  p50Ms: number
+  p90Ms: number
+  p99Ms: number
+  maxMs: number
+  /** Server CPU time in the measured window per answered update. */
+  cpuUsPerUpdate: number
+  /** Server CPU time from the window's start until the taken work was finished, per answered update. */
+  cpuUsPerUpdateInclFinish: number
+  /** Server CPU time / wall time in the window: near 100% means the server, not the load, set the pace. */
+  serverCpuPct: number
+  /** Per CPU in the window: busy and stolen (by the hypervisor) percentages. CPU 1 near 100% busy
+   * means the load generator, not the server, may have set the pace. */
+  cpuBusyPct: number[]
+  cpuStealPct: number[]
+  peakRssMb: number
+  /** From the end of the load until the bot's last reply: finishing the updates it took. */
+  finishMs: number
+  paced?: PacedSample
+  handledOk: boolean
+  handledDetail: string
+}
+
+export type Metric = 'rps' | 'p50Ms' | 'p99Ms' | 'cpuUsPerUpdate' | 'cpuUsPerUpdateInclFinish' | 'peakRssMb'
+export const METRICS: Metric[] = ['rps', 'p50Ms', 'p99Ms', 'cpuUsPerUpdate', 'cpuUsPerUpdateInclFinish', 'peakRssMb']
+
+export interface ContenderSummary {
+  contender: string
+  rounds: number
+  median: Record<Metric, number> & { serverCpuPct: number, loadCpuPct: number, stealPct: number, finishMs: number, p90Ms: number }
+  /** Median over rounds of (this contender / the floor in the same round). */
+  vsFloor: Record<Metric, number>
+  paced?: { rate: number, p50Ms: number, p99Ms: number, maxMs: number, serverCpuPct: number }
+  errors: number
+  non2xx: number
+  handledOk: boolean
+  handledDetail: string
+}
+
+export interface Target {
+  what: string
+  value: number | undefined
+  limit: string
+  met: boolean | undefined
+}
+
+export const FLOOR = 'bare-fastify'
+
+export function median (values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+/** Median over the rounds where both ran of a's metric / b's metric. */
+function ratioOf (samples: Sample[], a: string, b: string, metric: Metric): number {
+  const ratios: number[] = []
+  for (const sa of samples.filter((s) => s.contender === a)) {
+    const sb = samples.find((s) => s.contender === b && s.round === sa.round)
+    if (sb !== undefined && sb[metric] > 0) ratios.push(sa[metric] / sb[metric])
+  }
+  return median(ratios)
+}
+
+export function summarize (samples: Sample[], order: string[]): ContenderSummary[] {
+  return order.filter((c) => samples.some((s) => s.contender === c)).map((contender) => {
+    const mine = samples.filter((s) => s.contender === contender)
+    const med = (pick: (s: Sample) => number): number => median(mine.map(pick))
+    const failed = mine.filter((s) => !s.handledOk)
+    return {
+      contender,
+      rounds: mine.length,
+      median: {
+        rps: med((s) => s.rps),
+        p50Ms: med((s) => s.p50Ms),
+        p90Ms: med((s) => s.p90Ms),
+        p99Ms: med((s) => s.p99Ms),
+        cpuUsPerUpdate: med((s) => s.cpuUsPerUpdate),
+        cpuUsPerUpdateInclFinish: med((s) => s.cpuUsPerUpdateInclFinish),
+        peakRssMb: med((s) => s.peakRssMb),
+        serverCpuPct: med((s) => s.serverCpuPct),
+        loadCpuPct: med((s) => s.cpuBusyPct[1] ?? NaN),
+        stealPct: med((s) => s.cpuStealPct.reduce((a, b) => Math.max(a, b), 0)),
+        finishMs: med((s) => s.finishMs)
+      },
+      vsFloor: Object.fromEntries(METRICS.map((m) => [m, ratioOf(samples, contender, FLOOR, m)])) as Record<Metric, number>,
+      ...(mine.some((s) => s.paced !== undefined) && {
+        paced: {
+          rate: mine[0]?.paced?.rate ?? NaN,
+          p50Ms: med((s) => s.paced?.p50Ms ?? NaN),
+          p99Ms: med((s) => s.paced?.p99Ms ?? NaN),
+          maxMs: med((s) => s.paced?.maxMs ?? NaN),
+          serverCpuPct: med((s) => s.paced?.serverCpuPct ?? NaN)
+        }
+      }),
+      errors: mine.reduce((n, s) => n + s.errors, 0),
+      non2xx: mine.reduce((n, s) => n + s.non2xx, 0),
+      handledOk: failed.length === 0,
+      handledDetail: (failed[0] ?? mine[0])?.handledDetail ?? ''
+    }
+  })
+}
+
+/** Issue 5's targets, each judged on ratios taken within one round (the machines are noisy). */
+export function judgeTargets (samples: Sample[]): Target[] {
+  const has = (c: string): boolean => samples.some((s) => s.contender === c)
+  const target = (what: string, a: string, b: string, metric: Metric, limit: number, atLeast: boolean): Target => {
+    if (!has(a) || !has(b)) return { what, value: undefined, limit: `${atLeast ? '>=' : '<='} ${limit}`, met: undefined }
+    const value = ratioOf(samples, a, b, metric)
+    return { what, value, limit: `${atLeast ? '>=' : '<='} ${limit}`, met: atLeast ? value >= limit : value <= limit }
+  }
+  const pacedP99 = (what: string, a: string, b: string, limit: number): Target => {
+    const ratios: number[] = []
+    for (const sa of samples.filter((s) => s.contender === a && s.paced !== undefined)) {
+      const sb = samples.find((s) => s.contender === b && s.round === sa.round && s.paced !== undefined)
+      if (sb?.paced !== undefined && sa.paced !== undefined && sb.paced.p99Ms > 0) ratios.push(sa.paced.p99Ms / sb.paced.p99Ms)
+    }
+    const value = ratios.length === 0 ? undefined : median(ratios)
+    return { what, value, limit: `<= ${limit}`, met: value === undefined ? undefined : value <= limit }
+  }
+  const handled = (c: string): Target => {
+    const mine = samples.filter((s) => s.contender === c)
+    return { what: `${c}: every update handled exactly once`, value: undefined, limit: 'all rounds', met: mine.length === 0 ? undefined : mine.every((s) => s.handledOk) }
+  }
+  return [
+    target('ingress-noop updates/s vs bare-fastify', 'ingress-noop', FLOOR, 'rps', 0.87, true),
+    target('ingress-noop p99 vs bare-fastify', 'ingress-noop', FLOOR, 'p99Ms', 1.2, false),
+    target('ingress-slow-budget0 updates/s vs ingress-noop', 'ingress-slow-budget0', 'ingress-noop', 'rps', 0.833, true),
+    target('ingress-slow-budget0 p99 vs ingress-noop', 'ingress-slow-budget0', 'ingress-noop', 'p99Ms', 1.2, false),
+    pacedP99('paced: ingress-slow-budget0 p99 vs ingress-noop', 'ingress-slow-budget0', 'ingress-noop', 1.2),
+    handled('ingress-slow-budget0'),
+    handled('ingress-slow'),
+    target('ingress-noop peak RSS vs naive-telegraf', 'ingress-noop', 'naive-telegraf', 'peakRssMb', 1.1, false)
+  ]
+}
+
+function fmt (n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return '-'
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+}
+
+function table (header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('  ')
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+export function formatSummary (summaries: ContenderSummary[]): string {
+  const x = (n: number): string => Number.isFinite(n) ? `x${n.toFixed(2)}` : '-'
+  return table(
+    ['contender', 'updates/s', 'x floor', 'p50 ms', 'x floor', 'p99 ms', 'x floor', 'CPU us/upd', 'x floor', '+finish us', 'peak RSS MB', 'x floor', 'srv CPU', 'CPU1 busy', 'steal', 'finish ms', 'non2xx/err', 'handled once'],
+    summaries.map((s) => [
+      s.contender,
+      fmt(s.median.rps), x(s.vsFloor.rps),
+      fmt(s.median.p50Ms, 2), x(s.vsFloor.p50Ms),
+      fmt(s.median.p99Ms, 2), x(s.vsFloor.p99Ms),
+      fmt(s.median.cpuUsPerUpdate, 1), x(s.vsFloor.cpuUsPerUpdate),
+      fmt(s.median.cpuUsPerUpdateInclFinish, 1),
+      fmt(s.median.peakRssMb, 1), x(s.vsFloor.peakRssMb),
+      `${fmt(s.median.serverCpuPct)}%`,
+      `${fmt(s.median.loadCpuPct)}%`,
+      `${fmt(s.median.stealPct)}%`,
+      fmt(s.median.finishMs),
+      `${s.non2xx}/${s.errors}`,
+      s.handledOk ? 'yes' : 'NO'
+    ])
+  )
+}
+
+export function formatPaced (summaries: ContenderSummary[]): string {
+  const rows = summaries.filter((s) => s.paced !== undefined)
+  const noop = summaries.find((s) => s.contender === 'ingress-noop')?.paced
+  return `paced phase: ${rows[0]?.paced?.rate ?? '-'} updates/s on a fixed schedule (latency from when each update was due)\n` + table(
+    ['contender', 'p50 ms', 'p99 ms', 'p99 x noop', 'max ms', 'srv CPU'],
+    rows.map((s) => {
+      const p = s.paced as NonNullable<ContenderSummary['paced']>
+      return [s.contender, fmt(p.p50Ms, 2), fmt(p.p99Ms, 2), noop === undefined ? '-' : `x${(p.p99Ms / noop.p99Ms).toFixed(2)}`, fmt(p.maxMs, 2), `${fmt(p.serverCpuPct)}%`]
+    })
+  )
+}
+
+export function formatTargets (targets: Target[]): string {
+  return table(
+    ['target', 'value', 'limit', 'met'],
+    targets.map((t) => [t.what, t.value === undefined ? '' : t.value.toFixed(3), t.limit, t.met === undefined ? 'n/a' : t.met ? 'yes' : 'MISSED'])
+  )
+}

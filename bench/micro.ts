@@ -1,0 +1,102 @@
+// Micro-benchmarks of the pieces on the update path, without HTTP: what one update costs in the
+// ingress (dedupe, chat queue, budget race), in Telegraf's handleUpdate and in a per-request pino
+// child. On a noisy machine these show what a hot-path change bought more steadily than the HTTP
+// benchmark can; the HTTP benchmark (run.ts) is still the measure of the whole.
+//
+//   node dist/bench/bench/micro.js [--iterations N] [--rounds N] [--only name,...]
+import { Writable } from 'node:stream'
+import { parseArgs } from 'node:util'
+import { pino } from 'pino'
+import { Telegraf } from 'telegraf'
+import type { Update } from 'telegraf/types'
+import { Ingress } from '../src/ingress/ingress.js'
+import { MemoryDedupe } from '../src/ingress/dedupe.js'
+import { ChatQueue, chatKeyOf } from '../src/ingress/chat-queue.js'
+import { createLogger, SecretScrubber } from '../src/logger.js'
+import { STUB_BOT } from './bot-api-stub.js'
+import { nthUpdate } from './lib/updates.js'
+
+const { values } = parseArgs({ options: { iterations: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } })
+const ITERATIONS = Number(values.iterations ?? 200_000)
+const ROUNDS = Number(values.rounds ?? 5)
+const only = values.only?.split(',')
+
+// Updates as the webhook gets them: parsed once, up front, so parsing is not what is measured.
+const updates: Update[] = Array.from({ length: 10_000 }, (_, n) => JSON.parse(nthUpdate({ firstUpdateId: 1, firstUserId: 500_000_000, users: 1000 }, n).body) as Update)
+let nextId = 1_000_000
+/** The n-th update with a fresh update_id (the object is reused: the ingress does not keep it). */
+const fresh = (n: number): Update => {
+  const u = updates[n % updates.length] as Update
+  u.update_id = nextId++
+  return u
+}
+
+const devNull = new Writable({ write (_chunk, _encoding, callback) { callback() } })
+const silentLog = createLogger(new SecretScrubber(), devNull, 'info')
+
+/** Runs `op` ITERATIONS times, `concurrency` at a time (as 100 connections would), in ns per op. */
+async function measure (op: (n: number) => Promise<unknown> | unknown, concurrency: number): Promise<number> {
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < ITERATIONS; i += concurrency) {
+    const batch: Array<Promise<unknown> | unknown> = []
+    for (let j = 0; j < concurrency && i + j < ITERATIONS; j++) batch.push(op(i + j))
+    await Promise.all(batch)
+  }
+  return Number(process.hrtime.bigint() - started) / ITERATIONS
+}
+
+const noopBot = new Telegraf('123456:BENCHtokenBENCHtokenBENCHtoken_0123', { telegram: { webhookReply: false } })
+noopBot.botInfo = STUB_BOT
+noopBot.use(() => {})
+
+const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
+  'dedupe.claim (window 10000)': () => {
+    const dedupe = new MemoryDedupe()
+    return (n) => dedupe.claim(fresh(n).update_id)
+  },
+  'chatKeyOf + ChatQueue.run (1000 chats)': () => {
+    const queue = new ChatQueue()
+    const task = async (): Promise<void> => {}
+    return (n) => queue.run(chatKeyOf(fresh(n)), task)
+  },
+  'ingress.accept, no-op handler, budget 5000 ms': () => {
+    const ingress = new Ingress({ handle: async () => {}, log: silentLog, budgetMs: 5000 })
+    return async (n) => await ingress.accept(fresh(n))
+  },
+  'ingress.accept, no-op handler, budget 0': () => {
+    const ingress = new Ingress({ handle: async () => {}, log: silentLog, budgetMs: 0 })
+    return async (n) => await ingress.accept(fresh(n))
+  },
+  'ingress.accept + telegraf no-op bot, budget 5000 ms': () => {
+    const ingress = new Ingress({ handle: async (update) => { await noopBot.handleUpdate(update) }, log: silentLog, budgetMs: 5000 })
+    return async (n) => await ingress.accept(fresh(n))
+  },
+  'telegraf handleUpdate, no-op bot': () => async (n) => { await noopBot.handleUpdate(fresh(n)) },
+  'pino child per request (Fastify default)': () => {
+    let i = 0
+    return () => silentLog.child({ reqId: `req-${++i}` })
+  },
+  'pino, plain (logger: false)': () => {
+    const log = pino({ level: 'silent' })
+    return () => log
+  }
+}
+
+async function main (): Promise<void> {
+  const names = Object.keys(cases).filter((name) => only === undefined || only.some((o) => name.includes(o)))
+  const results = new Map<string, number[]>(names.map((n) => [n, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of names) {
+      const op = (cases[name] as () => (n: number) => unknown)()
+      await measure(op, 100) // warm-up: let V8 optimise before timing
+      results.get(name)?.push(await measure(op, 100))
+    }
+  }
+  console.log(`ns per update, median of ${ROUNDS} rounds of ${ITERATIONS} (100 at a time):`)
+  for (const [name, ns] of results) {
+    const sorted = [...ns].sort((a, b) => a - b)
+    console.log(`${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0).padStart(8)} ns  ${name}   (min ${(sorted[0] ?? 0).toFixed(0)})`)
+  }
+}
+
+await main()

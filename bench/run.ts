@@ -1,0 +1,426 @@
+// The side-by-side benchmark of issue 5. Each contender runs as its own process pinned to CPU 0; the
+// load (wrk, 100 keep-alive connections) and the Bot API stub run on CPU 1. Per round and contender:
+// start, wait until it answers, warm up, let the bot finish the warm-up's work, measure, SIGTERM
+// (the contender finishes what it took and reports CPU time, peak RSS and what it handled).
+//
+//   npm run bench                 full run: wrk, 3 rounds of 8 s per contender, table + JSON
+//   npm run bench:smoke           CI: Node load, a few hundred updates per contender, no timings
+//                                 asserted; exits 1 unless every answer was 2xx and every update
+//                                 was handled exactly once
+//   node dist/bench/bench/run.js --help
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { availableParallelism, cpus, loadavg } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import type { StubStats } from './bot-api-stub.js'
+import type { ContenderStats } from './contenders/common.js'
+import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
+import { canPin, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, freePort, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
+import { FLOOR, formatPaced, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
+import type { Sequence } from './lib/updates.js'
+import { hasWrk, runWrk } from './lib/wrk.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+
+/** The checkout: the nearest folder above this file with a package.json (works from bench/ and dist/). */
+function findRoot (from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench', 'load', 'wrk-post.lua'))) return dir
+  }
+  throw new Error(`no checkout found above ${from}`)
+}
+
+const ROOT = findRoot(HERE)
+const BENCH_DIR = join(ROOT, 'bench')
+const RESULTS_DIR = join(BENCH_DIR, 'results')
+
+const TOKEN = '123456:BENCHtokenBENCHtokenBENCHtoken_0123'
+const SECRET = 'bench_secret_token_0123456789'
+const WEBHOOK_URL = 'https://bench.example.com/telegram/webhook'
+
+type BotKind = 'none' | 'noop' | 'slow'
+
+interface Contender {
+  name: string
+  /** Compiled entry, relative to this file's folder. */
+  script: string
+  bot: BotKind
+  env: Record<string, string>
+  about: string
+}
+
+const CONTENDERS: Contender[] = [
+  { name: FLOOR, script: 'contenders/bare-fastify.js', bot: 'none', env: {}, about: 'Fastify route: parse JSON, check the secret, 200 (the floor)' },
+  { name: 'naive-telegraf', script: 'contenders/naive-telegraf.js', bot: 'noop', env: { BENCH_BOT: 'noop' }, about: 'Fastify route awaiting bot.handleUpdate, no checks (the RSS reference)' },
+  { name: 'ingress-noop', script: 'contenders/ingress.js', bot: 'noop', env: { BENCH_BOT: 'noop' }, about: 'this service, a bot that does nothing' },
+  { name: 'ingress-slow', script: 'contenders/ingress.js', bot: 'slow', env: { BENCH_BOT: 'slow' }, about: 'this service, a bot replying through a Bot API answering after 50 ms, default budget (5000 ms)' },
+  { name: 'ingress-slow-budget0', script: 'contenders/ingress.js', bot: 'slow', env: { BENCH_BOT: 'slow', TELEGRAM_HANDLER_BUDGET_MS: '0' }, about: 'the same with TELEGRAM_HANDLER_BUDGET_MS=0: ack first' }
+]
+
+const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- [options])
+  --smoke              CI check: Node load, --requests per contender, exit 1 unless all 2xx and handled once
+  --rounds N           rounds, each running every contender once (default 3; smoke 1)
+  --duration S         measured seconds per contender and round (default 8)
+  --warmup S           warm-up seconds before each measurement (default 2; smoke 0)
+  --connections N      concurrent keep-alive connections (default 100; smoke 10)
+  --requests N         smoke: updates per contender (default 300)
+  --only a,b           only these contenders (${CONTENDERS.map((c) => c.name).join(', ')})
+  --loadgen wrk|node   default wrk when installed (full run), node for the smoke
+  --users N            distinct users (private chats) the updates come from (default 1000)
+  --latency MS         the Bot API stub's sendMessage latency (default 50)
+  --rate N             paced phase: updates/s sent on a fixed schedule after the saturation phase (default 1000; 0 = none)
+  --paced S            paced phase seconds (default 5; smoke 1)
+  --cpu-prof           run contenders with node --cpu-prof (profiles in bench/results/profiles/)`
+
+interface Options {
+  smoke: boolean
+  rounds: number
+  durationS: number
+  warmupS: number
+  connections: number
+  requests: number
+  only: string[] | undefined
+  loadgen: 'wrk' | 'node' | undefined
+  users: number
+  latencyMs: number
+  rate: number
+  pacedS: number
+  cpuProf: boolean
+}
+
+function parseOptions (): Options {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      requests: { type: 'string' },
+      only: { type: 'string' },
+      loadgen: { type: 'string' },
+      users: { type: 'string' },
+      latency: { type: 'string' },
+      rate: { type: 'string' },
+      paced: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false }
+    }
+  })
+  if (values.help === true) {
+    console.log(HELP)
+    process.exit(0)
+  }
+  const smoke = values.smoke === true
+  const num = (value: string | undefined, fallback: number, name: string): number => {
+    if (value === undefined) return fallback
+    const n = Number(value)
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`)
+    return n
+  }
+  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const unknown = only?.filter((name) => !CONTENDERS.some((c) => c.name === name))
+  if (unknown !== undefined && unknown.length > 0) throw new Error(`unknown contender(s): ${unknown.join(', ')}`)
+  if (values.loadgen !== undefined && values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen must be wrk or node')
+  return {
+    smoke,
+    rounds: Math.max(1, num(values.rounds, smoke ? 1 : 3, 'rounds')),
+    durationS: Math.max(1, num(values.duration, 8, 'duration')),
+    warmupS: num(values.warmup, smoke ? 0 : 2, 'warmup'),
+    connections: Math.max(1, num(values.connections, smoke ? 10 : 100, 'connections')),
+    requests: Math.max(1, num(values.requests, 300, 'requests')),
+    only,
+    loadgen: values.loadgen as Options['loadgen'],
+    users: Math.max(1, num(values.users, 1000, 'users')),
+    latencyMs: num(values.latency, 50, 'latency'),
+    rate: num(values.rate, smoke ? 200 : 1000, 'rate'),
+    pacedS: num(values.paced, smoke ? 1 : 5, 'paced'),
+    cpuProf: values['cpu-prof'] === true
+  }
+}
+
+async function httpJson<T> (method: 'GET' | 'POST', url: string): Promise<T> {
+  return await new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false, timeout: 5000 }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(text) as T)
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
+    req.on('timeout', () => { req.destroy(new Error(`${url}: no answer`)) })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** Waits until the stub has no sendMessage pending and its reply count stopped moving. */
+async function untilBotIdle (stubUrl: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = -1
+  while (Date.now() < deadline) {
+    const stats = await httpJson<StubStats>('GET', `${stubUrl}/__bench/stats`)
+    if (stats.inFlight === 0 && stats.replies === last) return
+    last = stats.replies
+    await sleep(250)
+  }
+  throw new Error(`the bot was still replying after ${timeoutMs} ms`)
+}
+
+interface Run {
+  options: Options
+  loadgen: 'wrk' | 'node'
+  pin: boolean
+  stubUrl: string
+  logDir: string
+  nextUpdateId: number
+}
+
+function sequenceFor (run: Run): Sequence {
+  const seq = { firstUpdateId: run.nextUpdateId, firstUserId: 500_000_000, users: run.options.users }
+  // Far more ids than one load phase can send, so no two phases (or contenders) share an id.
+  run.nextUpdateId += 20_000_000
+  return seq
+}
+
+type Load = Omit<LoadResult, 'ackedIds'> & { ackedIds?: number[] }
+
+async function applyLoad (run: Run, url: string, seconds: number): Promise<Load> {
+  const { options } = run
+  if (run.loadgen === 'wrk') {
+    return await runWrk({ url, secret: SECRET, connections: options.connections, durationS: seconds, sequence: sequenceFor(run), benchDir: BENCH_DIR, scratchDir: run.logDir, ...(run.pin && { cpu: 1 }) })
+  }
+  return await runNodeLoad({
+    url,
+    secret: SECRET,
+    connections: options.connections,
+    sequence: sequenceFor(run),
+    ...(options.smoke ? { requests: options.requests } : { durationMs: seconds * 1000 })
+  })
+}
+
+/** What the contender handled, set against what the load sent and got answered. */
+function checkHandled (contender: Contender, loads: Load[], stats: ContenderStats, stub: StubStats): { ok: boolean, detail: string } {
+  const sent = loads.reduce((n, l) => n + l.sent, 0)
+  const acked = loads.reduce((n, l) => n + l.completed - l.non2xx, 0)
+  const problems: string[] = []
+  const ingress = stats.ingress as { accepted: number, duplicates: number, failed: number, inFlight: number } | undefined
+  // Requests still on the wire when the load stopped may have been taken but not answered.
+  const within = (n: number): boolean => n >= acked && n <= sent
+  if (!within(stats.handled)) problems.push(`handled ${stats.handled}, expected between ${acked} acked and ${sent} sent`)
+  if (ingress !== undefined) {
+    if (ingress.accepted !== stats.handled) problems.push(`ingress accepted ${ingress.accepted} but the bot finished ${stats.handled}`)
+    if (ingress.duplicates !== 0) problems.push(`${ingress.duplicates} updates taken for duplicates`)
+    if (ingress.failed !== 0) problems.push(`${ingress.failed} handlers failed`)
+    if (ingress.inFlight !== 0) problems.push(`${ingress.inFlight} updates unfinished at exit`)
+  }
+  if (contender.bot === 'slow') {
+    if (stub.distinctUpdates !== stats.handled) problems.push(`Bot API got replies for ${stub.distinctUpdates} updates, the bot finished ${stats.handled}`)
+    if (stub.duplicateUpdates !== 0) problems.push(`${stub.duplicateUpdates} updates replied to more than once`)
+    if (stub.replies !== stub.distinctUpdates) problems.push(`${stub.replies} replies for ${stub.distinctUpdates} updates`)
+    const ackedIds = loads.flatMap((l) => l.ackedIds ?? [])
+    if (loads.every((l) => l.ackedIds !== undefined) && stub.ids !== undefined) {
+      const replied = new Set(stub.ids)
+      const missing = ackedIds.filter((id) => !replied.has(id))
+      if (missing.length > 0) problems.push(`${missing.length} acked updates never handled (first: ${missing[0]})`)
+    }
+  }
+  const detail = problems.length > 0
+    ? problems.join('; ')
+    : `sent ${sent}, acked ${acked}, handled ${stats.handled}${contender.bot === 'slow' ? `, replies ${stub.replies} for ${stub.distinctUpdates} distinct updates over ${stub.connections} connections (at most ${stub.maxInFlight} at once)` : ''}`
+  return { ok: problems.length === 0, detail }
+}
+
+async function measure (run: Run, contender: Contender, round: number): Promise<Sample> {
+  const { options } = run
+  await httpJson('POST', `${run.stubUrl}/__bench/reset`)
+  const port = await freePort()
+  const tag = `${contender.name}.r${round}`
+  const statsFile = join(run.logDir, `${tag}.stats.json`)
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TELEGRAM_') && !k.startsWith('BENCH_')))
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TELEGRAM_BOT_TOKEN: TOKEN,
+    TELEGRAM_WEBHOOK_SECRET: SECRET,
+    TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
+    TELEGRAM_API_ROOT: run.stubUrl,
+    LOG_LEVEL: 'info',
+    SHUTDOWN_TIMEOUT_MS: '300000',
+    BENCH_STATS_FILE: statsFile,
+    ...contender.env
+  }
+  const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=${tag}.${Date.now()}.cpuprofile`] : []
+  const proc: Started = startNode(join(HERE, contender.script), env, join(run.logDir, `${tag}.log`), run.pin ? 0 : undefined, nodeArgs)
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
+    const url = `http://127.0.0.1:${port}/telegram/webhook`
+    const loads: Load[] = []
+    if (options.warmupS > 0) loads.push(await applyLoad(run, url, options.warmupS))
+    await untilBotIdle(run.stubUrl, 300_000)
+
+    // Saturation: as many updates as the server answers, 100 at a time.
+    const cpu0 = cpuTimeUs(proc.pid)
+    const machine0 = cpuTicksPerCpu()
+    const wall0 = performance.now()
+    const load = await applyLoad(run, url, options.durationS)
+    const loadEndedAt = Date.now()
+    const wallUs = (performance.now() - wall0) * 1000
+    const cpuWindowUs = cpuTimeUs(proc.pid) - cpu0
+    const perCpu = cpuUsageBetween(machine0, cpuTicksPerCpu())
+    loads.push(load)
+    // Then until the bot has replied to every update it took (budget 0 acks before that).
+    await untilBotIdle(run.stubUrl, 300_000)
+    const afterSaturation = await httpJson<StubStats>('GET', `${run.stubUrl}/__bench/stats`)
+    const finishMs = Math.max(0, afterSaturation.lastReplyAt - loadEndedAt)
+    const cpuInclFinishUs = cpuTimeUs(proc.pid) - cpu0
+    const hwmKb = peakRssKb(proc.pid)
+
+    // Paced: a fixed rate the slow bot can keep up with, to compare ack latency where the CPU is
+    // not already spent on the bot's own Bot API calls.
+    let paced: PacedSample | undefined
+    if (options.rate > 0 && options.pacedS > 0) {
+      const cpuP0 = cpuTimeUs(proc.pid)
+      const p = await runPacedLoad({ url, secret: SECRET, rate: options.rate, durationMs: options.pacedS * 1000, connections: options.connections, sequence: sequenceFor(run) })
+      const cpuPacedUs = cpuTimeUs(proc.pid) - cpuP0
+      loads.push(p)
+      await untilBotIdle(run.stubUrl, 300_000)
+      paced = { rate: options.rate, sent: p.sent, acked: p.completed - p.non2xx, p50Ms: p.p50Us / 1000, p99Ms: p.p99Us / 1000, maxMs: p.maxUs / 1000, serverCpuPct: cpuPacedUs / p.durationUs * 100 }
+    }
+
+    const code = await stopProcess(proc, 330_000)
+    if (code !== 0) throw new Error(`exited with code ${code} after SIGTERM`)
+    const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as ContenderStats
+    const stub = await httpJson<StubStats>('GET', `${run.stubUrl}/__bench/stats${loads.every((l) => l.ackedIds !== undefined) ? '?ids=1' : ''}`)
+    const handled = checkHandled(contender, loads, stats, stub)
+    const acked = load.completed - load.non2xx
+    const durationS = load.durationUs / 1e6
+    return {
+      contender: contender.name,
+      round,
+      sent: load.sent,
+      completed: load.completed,
+      non2xx: loads.reduce((n, l) => n + l.non2xx, 0),
+      errors: loads.reduce((n, l) => n + l.errors, 0),
+      rps: acked / durationS,
+      p50Ms: load.p50Us / 1000,
+      p90Ms: load.p90Us / 1000,
+      p99Ms: load.p99Us / 1000,
+      maxMs: load.maxUs / 1000,
+      cpuUsPerUpdate: cpuWindowUs / Math.max(1, acked),
+      cpuUsPerUpdateInclFinish: cpuInclFinishUs / Math.max(1, acked),
+      serverCpuPct: cpuWindowUs / wallUs * 100,
+      cpuBusyPct: perCpu.map((c) => Math.round(c.busyPct)),
+      cpuStealPct: perCpu.map((c) => Math.round(c.stealPct)),
+      peakRssMb: hwmKb / 1024,
+      finishMs,
+      ...(paced !== undefined && { paced }),
+      handledOk: handled.ok,
+      handledDetail: handled.detail
+    }
+  } finally {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL')
+  }
+}
+
+function stamp (): string {
+  return new Date().toISOString().replace(/[:.]/g, '-')
+}
+
+async function main (): Promise<number> {
+  const options = parseOptions()
+  const selected = CONTENDERS.filter((c) => options.only === undefined || options.only.includes(c.name))
+  const pin = !options.smoke && canPin()
+  if (pin) pinSelf(1)
+  const loadgen = options.loadgen ?? (options.smoke ? 'node' : (await hasWrk()) ? 'wrk' : 'node')
+  if (!options.smoke && loadgen === 'node') console.warn('warning: wrk is not installed (Debian package wrk): the Node load generator will likely be the bottleneck, not the servers')
+  if (!options.smoke && !pin) console.warn('warning: cannot pin (taskset missing or one CPU): server and load share CPUs')
+
+  const startedAt = new Date().toISOString()
+  const logDir = join(RESULTS_DIR, 'logs', `${options.smoke ? 'smoke' : 'bench'}-${stamp()}`)
+  mkdirSync(logDir, { recursive: true })
+  if (options.cpuProf) mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true })
+
+  const stubPort = await freePort()
+  const stubProc = startNode(join(HERE, 'bot-api-stub.js'), { ...process.env, PORT: String(stubPort), STUB_LATENCY_MS: String(options.latencyMs) }, join(logDir, 'bot-api-stub.log'), pin ? 1 : undefined)
+  const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, logDir, nextUpdateId: 100_000_000 }
+  const samples: Sample[] = []
+  const failures: string[] = []
+  const loadBefore = loadavg()
+  try {
+    await waitForHttp(`${run.stubUrl}/__bench/stats`, stubProc, 30_000)
+    console.log(`${options.smoke ? 'smoke' : 'bench'}: ${selected.length} contenders x ${options.rounds} rounds, load ${loadgen} with ${options.connections} connections, ` +
+      (options.smoke ? `${options.requests} updates each` : `${options.warmupS} s warm-up + ${options.durationS} s measured`) +
+      `, Bot API stub latency ${options.latencyMs} ms, ${pin ? 'server on CPU 0, load and stub on CPU 1' : 'not pinned'}`)
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const contender of selected) {
+        try {
+          const s = await measure(run, contender, round)
+          samples.push(s)
+          console.log(`  r${round} ${contender.name.padEnd(21)} ${Math.round(s.rps).toString().padStart(6)} updates/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  ` +
+            `${s.cpuUsPerUpdate.toFixed(1)} us/upd  srv CPU ${s.serverCpuPct.toFixed(0)}%  CPUs busy ${s.cpuBusyPct.join('/')}% stolen ${s.cpuStealPct.join('/')}%  RSS ${s.peakRssMb.toFixed(1)} MB  non2xx/err ${s.non2xx}/${s.errors}` +
+            (s.paced === undefined ? '' : `  paced ${s.paced.rate}/s: p50 ${s.paced.p50Ms.toFixed(2)} ms p99 ${s.paced.p99Ms.toFixed(2)} ms srv CPU ${s.paced.serverCpuPct.toFixed(0)}%`) +
+            `  ${s.handledOk ? 'ok' : 'FAILED'}: ${s.handledDetail}`)
+          if (!s.handledOk) failures.push(`${contender.name} r${round}: ${s.handledDetail}`)
+          if (s.non2xx > 0 || s.errors > 0) failures.push(`${contender.name} r${round}: ${s.non2xx} non-2xx answers, ${s.errors} connection errors`)
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err)
+          failures.push(`${contender.name} r${round}: ${message} (log: ${relative(ROOT, join(logDir, `${contender.name}.r${round}.log`))})`)
+          console.log(`  r${round} ${contender.name}: FAILED: ${message}`)
+        }
+      }
+    }
+  } finally {
+    await stopProcess(stubProc, 5000)
+  }
+
+  const order = CONTENDERS.map((c) => c.name)
+  const summaries = summarize(samples, order)
+  const targets = options.smoke ? [] : judgeTargets(samples)
+  console.log('')
+  console.log(formatSummary(summaries))
+  if (options.smoke) {
+    console.log('\n(smoke: Node load with few connections; the figures above are not a measurement)')
+  } else {
+    console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
+    if (samples.some((s) => s.paced !== undefined)) console.log(`${formatPaced(summaries)}\n`)
+    console.log(formatTargets(targets))
+  }
+
+  const result = {
+    kind: options.smoke ? 'smoke' : 'bench',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, availableParallelism: availableParallelism(), node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+    options: { ...options, loadgen, pinned: pin },
+    contenders: selected.map(({ name, about, env }) => ({ name, about, env })),
+    summaries,
+    targets,
+    samples,
+    failures
+  }
+  const name = options.smoke ? 'smoke' : 'bench'
+  writeFileSync(join(RESULTS_DIR, `${name}-${stamp()}.json`), JSON.stringify(result, null, 2))
+  writeFileSync(join(RESULTS_DIR, `${name}-latest.json`), JSON.stringify(result, null, 2))
+  console.log(`\nresults: ${relative(ROOT, join(RESULTS_DIR, `${name}-latest.json`))}, logs: ${relative(ROOT, logDir)}`)
+  if (failures.length > 0) {
+    console.log(`\n${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`)
+    return 1
+  }
+  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once`)
+  return 0
+}
+
+main().then((code) => { process.exit(code) }, (err: unknown) => {
+  console.error(err instanceof Error ? err.message : err)
+  process.exit(2)
+})
