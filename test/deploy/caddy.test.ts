@@ -56,9 +56,9 @@ async function writeMiniApp (dir: string): Promise<void> {
 }
 
 /** caddy run with the repo's Caddyfile; everything it writes stays under `home`. */
-async function startCaddy (t: Teardown, bin: string, home: string, env: Record<string, string>): Promise<number> {
+async function startCaddy (t: Teardown, home: string, env: Record<string, string>): Promise<number> {
   const port = await freePort()
-  const child: ChildProcess = spawn(bin, ['run', '--config', repoPath('Caddyfile'), '--adapter', 'caddyfile'], {
+  const child: ChildProcess = spawn('caddy', ['run', '--config', repoPath('Caddyfile'), '--adapter', 'caddyfile'], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: home,
@@ -103,7 +103,7 @@ interface Site {
   backend: Backend
 }
 
-async function startSite (t: Teardown, caddyBin: string): Promise<Site> {
+async function startSite (t: Teardown): Promise<Site> {
   const home = await mkdtemp(join(tmpdir(), 'ingress-caddy-'))
   t.teardown(() => rm(home, { recursive: true, force: true }))
   const miniApp = join(home, 'mini-app')
@@ -111,7 +111,7 @@ async function startSite (t: Teardown, caddyBin: string): Promise<Site> {
 
   const { api, port: ingressPort } = await startIngress(t)
   const backend = await startBackendStub(t)
-  const port = await startCaddy(t, caddyBin, home, {
+  const port = await startCaddy(t, home, {
     INGRESS_UPSTREAM: `127.0.0.1:${ingressPort}`,
     BACKEND_UPSTREAM: backend.host,
     MINI_APP_ROOT: miniApp
@@ -122,7 +122,7 @@ async function startSite (t: Teardown, caddyBin: string): Promise<Site> {
 const caddy = needTool(t, 'caddy', 'caddy')
 
 t.test(`through a real Caddy (${caddy.version || 'absent'}) with the repo's Caddyfile`, { skip: caddy.skip }, async (t) => {
-  const { port, api, ingressPort, backend } = await startSite(t, 'caddy')
+  const { port, api, ingressPort, backend } = await startSite(t)
   const json = { 'content-type': 'application/json' }
 
   t.test('GET and HEAD on /api/telegram/webhook are 405 from the ingress (the old guide\'s step 1)', async (t) => {
