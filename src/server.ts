@@ -67,7 +67,8 @@ export async function startService (options: StartOptions): Promise<RunningServi
       await poller?.stop()
       const finished = await Promise.race([
         Promise.all([app.close(), ingress.drain(config.shutdownTimeoutMs)]).then(([, drained]) => drained),
-        sleep(config.shutdownTimeoutMs, false)
+        // Unref'd: a finished shutdown must not keep the process alive for the rest of the timeout.
+        sleep(config.shutdownTimeoutMs, false, { ref: false })
       ])
       if (finished) log.info('shutdown complete: every taken update was handled')
       else log.warn({ unfinished: ingress.inFlight }, `shutdown: handlers still running after ${config.shutdownTimeoutMs} ms were abandoned`)

@@ -45,6 +45,9 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app
         return sendError(reply, 400, 'Body must be a Telegram Update: a JSON object with a non-negative integer update_id')
       }
       const outcome = await ingress.accept(update)
+      // Shutting down: this connection must not stay open for keep-alive, or closing the server
+      // waits for Telegram to hang up (Fastify only drops the connections idle when close() began).
+      if (ingress.closed) reply.header('Connection', 'close')
       if (outcome === 'closed') {
         // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
         return sendError(reply.header('Retry-After', '5'), 503, 'Shutting down: Telegram will deliver this update again')

@@ -5,10 +5,7 @@ import { features } from '../../src/bot/index.js'
 import { pause, waitUntil } from '../sandbox/helpers.js'
 import { sandboxFor } from './helpers.js'
 
-t.test('stop() finishes the update being handled, then returns without waiting for keep-alive', {
-  todo: 'the ingress waits for the keep-alive connection of a POST it answered during shutdown ' +
-    '(fastify 5 close() only drops connections idle at the time of the call): stop() takes SHUTDOWN_TIMEOUT_MS'
-}, async (t) => {
+t.test('stop() finishes the update being handled, then returns without waiting for keep-alive', async (t) => {
   let handling = false
   const slow = features.concat((bot) => {
     bot.command('slow', async () => {
@@ -22,6 +19,8 @@ t.test('stop() finishes the update being handled, then returns without waiting f
   const started = Date.now()
   await sandbox.service.stop()
   const took = Date.now() - started
-  t.equal(sandbox.bot.deliveryStats().successes, 1, 'the update being handled was finished and acknowledged')
   t.ok(took < 1000, `stop() took ${took} ms (the handler needs 200)`)
+  // The 200 left before stop() returned; the emulator reads it a moment later.
+  await waitUntil(() => sandbox.bot.deliveryStats().successes === 1, 2000, () => 'the acknowledgement to reach the emulator')
+  t.equal(sandbox.bot.deliveryStats().failures, 0, 'the update being handled was finished and acknowledged, not failed')
 })

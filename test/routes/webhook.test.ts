@@ -143,6 +143,7 @@ t.test('while shutting down, updates get 503 with Retry-After and are not claime
   const res = await postUpdate(app, update)
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '5')
+  t.equal(res.headers.connection, 'close', 'no keep-alive to hold the shutdown open')
   t.match(res.json(), { message: /Shutting down/ })
   t.equal(api.callsOf('sendMessage').length, 0)
   t.equal(app.ingress.stats.accepted, 0)
