@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# telegram-ingress, built on the VPS by `docker compose up -d --build` (docs/DEPLOY.md).
+# telegram-ingress, built on the VPS by `docker compose up -d --build` (README.md, Deployment).
 #
 # Node 24 LTS: supported until 2028-04-30 (Node 22 ends 2027-04-30, Node 20 ended 2026-04-30).
 # The code is tested on Node 20 too (package.json engines >=20). Debian 13 (trixie) slim: glibc,
