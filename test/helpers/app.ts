@@ -39,9 +39,8 @@ export async function buildTestApp (t: Teardown, env: Record<string, string | un
 
 let nextUpdateId = 1000
 
-/** A private text message from `userId`; commands are text starting with a slash. */
-export function textUpdate (text: string, userId = 42, updateId = nextUpdateId++): Record<string, unknown> {
-  const entities = text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]?.length ?? 0 }] : undefined
+/** An update carrying a private message from `userId` with the given content fields. */
+function privateMessage (userId: number, updateId: number, content: Record<string, unknown>): Record<string, unknown> {
   return {
     update_id: updateId,
     message: {
@@ -49,23 +48,21 @@ export function textUpdate (text: string, userId = 42, updateId = nextUpdateId++
       date: 1_700_000_000,
       chat: { id: userId, type: 'private', first_name: 'Ada' },
       from: { id: userId, is_bot: false, first_name: 'Ada' },
-      text,
-      ...(entities !== undefined && { entities })
+      ...content
     }
   }
 }
 
+/** A private text message from `userId`; commands are text starting with a slash. */
+export function textUpdate (text: string, userId = 42, updateId = nextUpdateId++): Record<string, unknown> {
+  const entities = text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]?.length ?? 0 }] : undefined
+  return privateMessage(userId, updateId, { text, ...(entities !== undefined && { entities }) })
+}
+
 export function voiceUpdate (userId = 42, updateId = nextUpdateId++): Record<string, unknown> {
-  return {
-    update_id: updateId,
-    message: {
-      message_id: updateId,
-      date: 1_700_000_000,
-      chat: { id: userId, type: 'private', first_name: 'Ada' },
-      from: { id: userId, is_bot: false, first_name: 'Ada' },
-      voice: { file_id: 'voice-file', file_unique_id: 'voice-unique', duration: 3, mime_type: 'audio/ogg', file_size: 1234 }
-    }
-  }
+  return privateMessage(userId, updateId, {
+    voice: { file_id: 'voice-file', file_unique_id: 'voice-unique', duration: 3, mime_type: 'audio/ogg', file_size: 1234 }
+  })
 }
 
 /** Posts `update` as Telegram would; `secret` null sends no secret header. */
