@@ -12,7 +12,7 @@ import type { Update } from 'telegraf/types'
 import { Ingress } from '../src/ingress/ingress.js'
 import { MemoryDedupe } from '../src/ingress/dedupe.js'
 import { ChatQueue, chatKeyOf } from '../src/ingress/chat-queue.js'
-import { createLogger, SecretScrubber } from '../src/logger.js'
+import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from '../src/logger.js'
 import { STUB_BOT } from './bot-api-stub.js'
 import { nthUpdate } from './lib/updates.js'
 
@@ -75,6 +75,10 @@ const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
   'pino child per request (Fastify default)': () => {
     let i = 0
     return () => silentLog.child({ reqId: `req-${++i}` })
+  },
+  'lazy request logger (childLoggerFactory), nothing logged': () => {
+    let i = 0
+    return () => lazyRequestLoggerFactory(silentLog, { reqId: `req-${++i}` }, {})
   },
   'pino, plain (logger: false)': () => {
     const log = pino({ level: 'silent' })

@@ -10,7 +10,7 @@ import { createTelegraf, installFeatures, type BotFeature } from './bot/index.js
 import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
 import { Ingress } from './ingress/ingress.js'
 import type { UpdateDedupe } from './ingress/dedupe.js'
-import { createLogger, SecretScrubber } from './logger.js'
+import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './routes/http-errors.js'
@@ -77,6 +77,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     loggerInstance: log as FastifyBaseLogger,
     // One line per request would be the biggest cost on the update path; we log what matters.
     logController: new LogController({ disableRequestLogging: true }),
+    // ...and no logger per request until a request has something to log (see LazyRequestLogger).
+    childLoggerFactory: lazyRequestLoggerFactory,
     bodyLimit: BODY_LIMIT_BYTES,
     // Behind Caddy the socket peer is the proxy; the secret token is the real check anyway.
     trustProxy: 'loopback,uniquelocal'

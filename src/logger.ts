@@ -1,7 +1,8 @@
 // pino, JSON to stdout. Two layers keep secrets out: `redact` drops the headers that carry them, and
 // a last pass over every finished line replaces any secret that slipped into a message or an error
 // (Telegraf's request URLs contain the bot token: /bot<token>/<method>).
-import { destination, pino, type DestinationStream, type Logger } from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
+import { destination, pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino'
 
 export const REDACTED = '[redacted]'
 
@@ -37,6 +38,61 @@ export function createLogger (scrubber: SecretScrubber, stream?: DestinationStre
     },
     hooks: { streamWrite: (line) => scrubber.scrub(line) }
   }, stream ?? destination({ dest: 1, sync: false }))
+}
+
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * request.log, made a pino child (with the request's reqId) only when the request logs its first
+ * line. Fastify otherwise makes that child for every request, and an update that is simply acked
+ * logs nothing: the child was the largest logging cost left on the update path. Same lines either way.
+ */
+export class LazyRequestLogger implements FastifyBaseLogger {
+  readonly #parent: FastifyBaseLogger
+  readonly #bindings: Bindings
+  readonly #options: ChildLoggerOptions
+  #child: FastifyBaseLogger | undefined
+
+  constructor (parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+  }
+
+  #logger (): FastifyBaseLogger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    return this.#child
+  }
+
+  #write (level: Level, args: unknown[]): void {
+    const logger = this.#logger()
+    ;(logger[level] as (...args: unknown[]) => void).apply(logger, args)
+  }
+
+  get level (): string {
+    return this.#child?.level ?? this.#options.level ?? this.#parent.level
+  }
+
+  set level (level: string) {
+    this.#logger().level = level
+  }
+
+  fatal (...args: unknown[]): void { this.#write('fatal', args) }
+  error (...args: unknown[]): void { this.#write('error', args) }
+  warn (...args: unknown[]): void { this.#write('warn', args) }
+  info (...args: unknown[]): void { this.#write('info', args) }
+  debug (...args: unknown[]): void { this.#write('debug', args) }
+  trace (...args: unknown[]): void { this.#write('trace', args) }
+  silent (): void {}
+
+  child (bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    return this.#logger().child(bindings, options)
+  }
+}
+
+/** Fastify's `childLoggerFactory` option: request.log as a LazyRequestLogger. */
+export function lazyRequestLoggerFactory (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
+  return new LazyRequestLogger(logger, bindings, options)
 }
 
 /** What the rest of the code logs through: pino's methods, satisfied by pino and by Fastify's logger. */

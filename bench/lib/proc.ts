@@ -21,13 +21,28 @@ function ticksPerSecond (): number {
   return clockTicks
 }
 
-/** User + system CPU time the process has used so far, in microseconds. */
-export function cpuTimeUs (pid: number): number {
+/** Fields of /proc/<pid>/stat after the command name (which may contain spaces); [0] is field 3. */
+function statFields (pid: number | 'self'): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  // Fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12])
-  return ticks / ticksPerSecond() * 1e6
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+}
+
+/** User + system CPU time the process has used so far, in microseconds. */
+export function cpuTimeUs (pid: number | 'self'): number {
+  const fields = statFields(pid)
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond() * 1e6 // utime, stime
+}
+
+/** CPU time of this process's children that have exited and been waited for (wrk runs), in us. */
+export function exitedChildrenCpuUs (): number {
+  const fields = statFields('self')
+  return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond() * 1e6 // cutime, cstime
+}
+
+/** User + system time of all CPUs together (interrupt handling left out), in microseconds. */
+export function machineCpuUs (): number {
+  const total = /^cpu\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(readFileSync('/proc/stat', 'utf8'))
+  return total === null ? 0 : (Number(total[1]) + Number(total[2]) + Number(total[3])) / ticksPerSecond() * 1e6
 }
 
 /** Peak resident set size so far (VmHWM), in KiB. */
@@ -63,6 +78,13 @@ export async function freePort (): Promise<number> {
   })
 }
 
+const running = new Set<Started>()
+
+/** Kills every process startNode started that is still running (the runner was interrupted). */
+export function killStarted (): void {
+  for (const started of running) started.child.kill('SIGKILL')
+}
+
 export interface Started {
   child: ChildProcess
   pid: number
@@ -78,9 +100,19 @@ export function startNode (script: string, env: NodeJS.ProcessEnv, logFile: stri
     ? spawn(process.execPath, args, { env, stdio: ['ignore', fd, fd] })
     : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { env, stdio: ['ignore', fd, fd] })
   closeSync(fd)
-  const exited = new Promise<number | null>((resolve) => { child.once('exit', (code) => { resolve(code) }) })
   if (child.pid === undefined) throw new Error(`could not start ${script}`)
-  return { child, pid: child.pid, exited }
+  const started: Started = {
+    child,
+    pid: child.pid,
+    exited: new Promise<number | null>((resolve) => {
+      child.once('exit', (code) => {
+        running.delete(started)
+        resolve(code)
+      })
+    })
+  }
+  running.add(started)
+  return started
 }
 
 function answers (url: string): Promise<boolean> {

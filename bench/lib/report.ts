@@ -36,6 +36,8 @@ export interface Sample {
    * means the load generator, not the server, may have set the pace. */
   cpuBusyPct: number[]
   cpuStealPct: number[]
+  /** CPU time of processes that are not part of the benchmark, in % of one CPU (a shared machine). */
+  othersCpuPct: number
   peakRssMb: number
   /** From the end of the load until the bot's last reply: finishing the updates it took. */
   finishMs: number
@@ -50,7 +52,7 @@ export const METRICS: Metric[] = ['rps', 'p50Ms', 'p99Ms', 'cpuUsPerUpdate', 'cp
 export interface ContenderSummary {
   contender: string
   rounds: number
-  median: Record<Metric, number> & { serverCpuPct: number, loadCpuPct: number, stealPct: number, finishMs: number, p90Ms: number }
+  median: Record<Metric, number> & { serverCpuPct: number, loadCpuPct: number, stealPct: number, othersCpuPct: number, finishMs: number, p90Ms: number }
   /** Median over rounds of (this contender / the floor in the same round). */
   vsFloor: Record<Metric, number>
   paced?: { rate: number, p50Ms: number, p99Ms: number, maxMs: number, serverCpuPct: number }
@@ -105,6 +107,7 @@ export function summarize (samples: Sample[], order: string[]): ContenderSummary
         serverCpuPct: med((s) => s.serverCpuPct),
         loadCpuPct: med((s) => s.cpuBusyPct[1] ?? NaN),
         stealPct: med((s) => s.cpuStealPct.reduce((a, b) => Math.max(a, b), 0)),
+        othersCpuPct: med((s) => s.othersCpuPct),
         finishMs: med((s) => s.finishMs)
       },
       vsFloor: Object.fromEntries(METRICS.map((m) => [m, ratioOf(samples, contender, FLOOR, m)])) as Record<Metric, number>,
@@ -172,7 +175,7 @@ function table (header: string[], rows: string[][]): string {
 export function formatSummary (summaries: ContenderSummary[]): string {
   const x = (n: number): string => Number.isFinite(n) ? `x${n.toFixed(2)}` : '-'
   return table(
-    ['contender', 'updates/s', 'x floor', 'p50 ms', 'x floor', 'p99 ms', 'x floor', 'CPU us/upd', 'x floor', '+finish us', 'peak RSS MB', 'x floor', 'srv CPU', 'CPU1 busy', 'steal', 'finish ms', 'non2xx/err', 'handled once'],
+    ['contender', 'updates/s', 'x floor', 'p50 ms', 'x floor', 'p99 ms', 'x floor', 'CPU us/upd', 'x floor', '+finish us', 'peak RSS MB', 'x floor', 'srv CPU', 'CPU1 busy', 'others', 'finish ms', 'non2xx/err', 'handled once'],
     summaries.map((s) => [
       s.contender,
       fmt(s.median.rps), x(s.vsFloor.rps),
@@ -183,7 +186,7 @@ export function formatSummary (summaries: ContenderSummary[]): string {
       fmt(s.median.peakRssMb, 1), x(s.vsFloor.peakRssMb),
       `${fmt(s.median.serverCpuPct)}%`,
       `${fmt(s.median.loadCpuPct)}%`,
-      `${fmt(s.median.stealPct)}%`,
+      `${fmt(s.median.othersCpuPct)}%`,
       fmt(s.median.finishMs),
       `${s.non2xx}/${s.errors}`,
       s.handledOk ? 'yes' : 'NO'
