@@ -56,9 +56,7 @@ export async function startSandbox (options: SandboxOptions = {}): Promise<Sandb
       service,
       ingressPort,
       env,
-      // Telegram goes first: closing the emulator ends its keep-alive webhook connections, which the
-      // ingress's shutdown would otherwise wait on (a POST answered during shutdown leaves its
-      // connection open until the keep-alive timeout; see test/e2e/shutdown.test.ts).
+      // Telegram goes first, so nothing new is delivered while the ingress drains.
       stop: async () => {
         await emulator.close()
         await service.stop()
