@@ -6,9 +6,11 @@
 //   node dist/bench/bench/micro.js [--iterations N] [--rounds N] [--only name,...]
 import { Writable } from 'node:stream'
 import { parseArgs } from 'node:util'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { Telegraf } from 'telegraf'
 import type { Update } from 'telegraf/types'
+import { buildApp } from '../src/app.js'
 import { Ingress } from '../src/ingress/ingress.js'
 import { MemoryDedupe } from '../src/ingress/dedupe.js'
 import { ChatQueue, chatKeyOf } from '../src/ingress/chat-queue.js'
@@ -49,7 +51,35 @@ const noopBot = new Telegraf('123456:BENCHtokenBENCHtokenBENCHtoken_0123', { tel
 noopBot.botInfo = STUB_BOT
 noopBot.use(() => {})
 
+const SECRET = 'bench_secret_token_0123456789'
+const bodies = Array.from({ length: 10_000 }, (_, n) => nthUpdate({ firstUpdateId: 0, firstUserId: 500_000_000, users: 1000 }, n).body)
+
+/** One POST through Fastify's inject (no sockets): the in-process cost of a route, plus inject's own. */
+function injector (app: FastifyInstance): (n: number) => Promise<unknown> {
+  return async (n) => {
+    const body = (bodies[n % bodies.length] as string).replace(/"update_id":\d+/, `"update_id":${nextId++}`)
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload: body })
+    if (res.statusCode !== 200) throw new Error(`got ${res.statusCode}`)
+  }
+}
+
+const bareApp = Fastify({ logger: false })
+bareApp.post('/telegram/webhook', async (request, reply) => {
+  if (request.headers['x-telegram-bot-api-secret-token'] !== SECRET) return reply.code(401).send()
+  if (typeof (request.body as { update_id?: unknown } | null)?.update_id !== 'number') return reply.code(400).send()
+  return reply.code(200).send()
+})
+const serviceApp = await buildApp({
+  env: { TELEGRAM_BOT_TOKEN: '123456:BENCHtokenBENCHtokenBENCHtoken_0123', TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_WEBHOOK_URL: 'https://bench.example.com/telegram/webhook', TELEGRAM_API_ROOT: 'http://127.0.0.1:9', LOG_LEVEL: 'info' },
+  logStream: devNull,
+  botInfo: STUB_BOT,
+  features: [(bot) => { bot.use(() => {}) }]
+})
+await Promise.all([bareApp.ready(), serviceApp.ready()])
+
 const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
+  'inject: bare Fastify route (the floor)': () => injector(bareApp),
+  'inject: this service, no-op bot': () => injector(serviceApp),
   'dedupe.claim (window 10000)': () => {
     const dedupe = new MemoryDedupe()
     return (n) => dedupe.claim(fresh(n).update_id)

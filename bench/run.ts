@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util'
 import type { StubStats } from './bot-api-stub.js'
 import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
-import { canPin, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStarted, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
+import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStarted, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
 import { FLOOR, formatPaced, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
 import type { Sequence } from './lib/updates.js'
 import { hasWrk, runWrk } from './lib/wrk.js'
@@ -301,12 +301,14 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
     const ours0 = ours()
     const all0 = machineCpuUs()
     const cpu0 = cpuTimeUs(proc.pid)
+    const user0 = userCpuTimeUs(proc.pid)
     const machine0 = cpuTicksPerCpu()
     const wall0 = performance.now()
     const load = await applyLoad(run, url, options.durationS)
     const loadEndedAt = Date.now()
     const wallUs = (performance.now() - wall0) * 1000
     const cpuWindowUs = cpuTimeUs(proc.pid) - cpu0
+    const userWindowUs = userCpuTimeUs(proc.pid) - user0
     const perCpu = cpuUsageBetween(machine0, cpuTicksPerCpu())
     const othersCpuPct = Math.max(0, (machineCpuUs() - all0) - (ours() - ours0)) / wallUs * 100
     loads.push(load)
@@ -350,6 +352,7 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
       maxMs: load.maxUs / 1000,
       cpuUsPerUpdate: cpuWindowUs / Math.max(1, acked),
       cpuUsPerUpdateInclFinish: cpuInclFinishUs / Math.max(1, acked),
+      userCpuUsPerUpdate: userWindowUs / Math.max(1, acked),
       serverCpuPct: cpuWindowUs / wallUs * 100,
       cpuBusyPct: perCpu.map((c) => Math.round(c.busyPct)),
       cpuStealPct: perCpu.map((c) => Math.round(c.stealPct)),

@@ -33,6 +33,11 @@ export function cpuTimeUs (pid: number | 'self'): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond() * 1e6 // utime, stime
 }
 
+/** User CPU time alone (no system calls), in microseconds. */
+export function userCpuTimeUs (pid: number): number {
+  return Number(statFields(pid)[11]) / ticksPerSecond() * 1e6
+}
+
 /** CPU time of this process's children that have exited and been waited for (wrk runs), in us. */
 export function exitedChildrenCpuUs (): number {
   const fields = statFields('self')

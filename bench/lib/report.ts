@@ -28,6 +28,8 @@ export interface Sample {
   maxMs: number
   /** Server CPU time in the measured window per answered update. */
   cpuUsPerUpdate: number
+  /** The user-space part of cpuUsPerUpdate; the rest is the kernel (sockets, and waking the load generator). */
+  userCpuUsPerUpdate: number
   /** Server CPU time from the window's start until the taken work was finished, per answered update. */
   cpuUsPerUpdateInclFinish: number
   /** Server CPU time / wall time in the window: near 100% means the server, not the load, set the pace. */

@@ -57,7 +57,9 @@ export class Ingress {
   async accept (update: Update): Promise<AcceptOutcome> {
     if (this.#closed) return 'closed'
     const id = update.update_id
-    if (!(await this.#dedupe.claim(id))) {
+    const claimed = this.#dedupe.claim(id)
+    // The in-memory window answers at once: awaiting its boolean would still cost a microtask turn.
+    if (!(typeof claimed === 'boolean' ? claimed : await claimed)) {
       this.#duplicates++
       return 'duplicate'
     }
@@ -67,7 +69,8 @@ export class Ingress {
       return 'closed'
     }
     this.#accepted++
-    const done = this.#track(this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update)))
+    this.#inFlight++
+    const done = this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update))
     if (this.#budgetMs === 0 || !(await settlesWithin(done, this.#budgetMs))) {
       this.#ackedEarly++
       return 'acked-early'
@@ -85,14 +88,9 @@ export class Ingress {
     } catch (err) {
       this.#failed++
       this.#log.error({ update_id: update.update_id, type: updateTypeOf(update), err }, 'update handler failed; update acknowledged anyway')
-    }
-  }
-
-  #track (work: Promise<void>): Promise<void> {
-    this.#inFlight++
-    return work.then(() => {
+    } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
-    })
+    }
   }
 
   /** Stop taking updates: accept() answers 'closed' from now on. */
