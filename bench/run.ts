@@ -3,7 +3,7 @@
 // start, wait until it answers, warm up, let the bot finish the warm-up's work, measure, SIGTERM
 // (the contender finishes what it took and reports CPU time, peak RSS and what it handled).
 //
-//   npm run bench                 full run: wrk, 3 rounds of 8 s per contender, table + JSON
+//   npm run bench                 full run: wrk, 5 rounds of 6 s per contender, table + JSON
 //   npm run bench:smoke           CI: Node load, a few hundred updates per contender, no timings
 //                                 asserted; exits 1 unless every answer was 2xx and every update
 //                                 was handled exactly once
@@ -20,6 +20,7 @@ import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
 import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStarted, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
 import { FLOOR, formatPaced, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
+import { contenderEnv, SECRET } from './lib/settings.js'
 import type { Sequence } from './lib/updates.js'
 import { hasWrk, runWrk } from './lib/wrk.js'
 
@@ -36,10 +37,6 @@ function findRoot (from: string): string {
 const ROOT = findRoot(HERE)
 const BENCH_DIR = join(ROOT, 'bench')
 const RESULTS_DIR = join(BENCH_DIR, 'results')
-
-const TOKEN = '123456:BENCHtokenBENCHtokenBENCHtoken_0123'
-const SECRET = 'bench_secret_token_0123456789'
-const WEBHOOK_URL = 'https://bench.example.com/telegram/webhook'
 
 type BotKind = 'none' | 'noop' | 'slow'
 
@@ -74,8 +71,8 @@ function withBaseline (dir: string | undefined): Contender[] {
 
 const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- [options])
   --smoke              CI check: Node load, --requests per contender, exit 1 unless all 2xx and handled once
-  --rounds N           rounds, each running every contender once (default 3; smoke 1)
-  --duration S         measured seconds per contender and round (default 8)
+  --rounds N           rounds, each running every contender once (default 5; smoke 1)
+  --duration S         measured seconds per contender and round (default 6)
   --warmup S           warm-up seconds before each measurement (default 2; smoke 0)
   --connections N      concurrent keep-alive connections (default 100; smoke 10)
   --requests N         smoke: updates per contender (default 300)
@@ -149,8 +146,8 @@ function parseOptions (): Options {
   if (values.loadgen !== undefined && values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen must be wrk or node')
   return {
     smoke,
-    rounds: Math.max(1, num(values.rounds, smoke ? 1 : 3, 'rounds')),
-    durationS: Math.max(1, num(values.duration, 8, 'duration')),
+    rounds: Math.max(1, num(values.rounds, smoke ? 1 : 5, 'rounds')),
+    durationS: Math.max(1, num(values.duration, 6, 'duration')),
     warmupS: num(values.warmup, smoke ? 0 : 2, 'warmup'),
     connections: Math.max(1, num(values.connections, smoke ? 10 : 100, 'connections')),
     requests: Math.max(1, num(values.requests, 300, 'requests')),
@@ -271,20 +268,7 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
   const port = await freePort()
   const tag = `${contender.name}.r${round}`
   const statsFile = join(run.logDir, `${tag}.stats.json`)
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TELEGRAM_') && !k.startsWith('BENCH_')))
-  const env: NodeJS.ProcessEnv = {
-    ...inherited,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    TELEGRAM_BOT_TOKEN: TOKEN,
-    TELEGRAM_WEBHOOK_SECRET: SECRET,
-    TELEGRAM_WEBHOOK_URL: WEBHOOK_URL,
-    TELEGRAM_API_ROOT: run.stubUrl,
-    LOG_LEVEL: 'info',
-    SHUTDOWN_TIMEOUT_MS: '300000',
-    BENCH_STATS_FILE: statsFile,
-    ...contender.env
-  }
+  const env = contenderEnv(port, run.stubUrl, statsFile, contender.env)
   const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=${tag}.${Date.now()}.cpuprofile`] : []
   const proc: Started = startNode(resolve(HERE, contender.script), env, join(run.logDir, `${tag}.log`), run.pin ? 0 : undefined, nodeArgs)
   try {

@@ -9,6 +9,7 @@ import type { LoadResult } from './node-load.js'
 import { luaTemplates, type Sequence } from './updates.js'
 
 const run = promisify(execFile)
+let runs = 0
 
 export interface WrkOptions {
   url: string
@@ -50,7 +51,8 @@ interface WrkLine {
 }
 
 export async function runWrk (options: WrkOptions): Promise<Omit<LoadResult, 'ackedIds'>> {
-  const templates = join(options.scratchDir, 'wrk-templates.lua')
+  // One file per run: two wrk runs may start at once (bench/ab.js).
+  const templates = join(options.scratchDir, `wrk-templates.${++runs}.lua`)
   writeFileSync(templates, luaTemplates())
   const wrkArgs = ['-t1', `-c${options.connections}`, `-d${options.durationS}s`, '--timeout', '10s', '-s', join(options.benchDir, 'load', 'wrk-post.lua'), options.url]
   const [cmd, args] = options.cpu === undefined ? ['wrk', wrkArgs] : ['taskset', ['-c', String(options.cpu), 'wrk', ...wrkArgs]]
