@@ -343,6 +343,7 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
       othersCpuPct,
       peakRssMb: hwmKb / 1024,
       finishMs,
+      loopDelayMaxMs: stats.loopDelayMaxMs,
       ...(paced !== undefined && { paced }),
       handledOk: handled.ok,
       handledDetail: handled.detail

@@ -2,6 +2,7 @@
 // bot behaviours under test, and the stop protocol: on SIGTERM finish the taken work, then write
 // what was handled and what it cost (CPU, peak RSS) to BENCH_STATS_FILE and exit.
 import { writeFileSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Telegraf } from 'telegraf'
 
 function required (name: string): string {
@@ -14,6 +15,11 @@ export const PORT = Number(process.env.PORT ?? 18080)
 export const SECRET = (): string => required('TELEGRAM_WEBHOOK_SECRET')
 export const TOKEN = (): string => required('TELEGRAM_BOT_TOKEN')
 export const API_ROOT = (): string => required('TELEGRAM_API_ROOT')
+
+// How late the event loop ran, over the process's life: tells a stall inside the server (GC, a long
+// synchronous task) from one outside it (the machine, the load generator).
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
 
 /** Updates the bot has finished with. */
 export const counter = { handled: 0 }
@@ -46,6 +52,8 @@ export interface ContenderStats {
   maxRssKb: number
   /** From SIGTERM until the taken work was finished. */
   stopMs: number
+  loopDelayP99Ms: number
+  loopDelayMaxMs: number
   [extra: string]: unknown
 }
 
@@ -64,6 +72,8 @@ export function onStop (finish: () => Promise<Record<string, unknown> | undefine
         cpuSystemUs: usage.systemCPUTime,
         maxRssKb: usage.maxRSS,
         stopMs: Date.now() - started,
+        loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+        loopDelayMaxMs: loopDelay.max / 1e6,
         ...extra
       }
       const file = process.env.BENCH_STATS_FILE

@@ -43,6 +43,8 @@ export interface Sample {
   peakRssMb: number
   /** From the end of the load until the bot's last reply: finishing the updates it took. */
   finishMs: number
+  /** The longest the server's event loop was late, over its life: a stall inside the server. */
+  loopDelayMaxMs: number
   paced?: PacedSample
   handledOk: boolean
   handledDetail: string
