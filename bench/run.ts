@@ -361,6 +361,7 @@ async function main (): Promise<number> {
   const options = parseOptions()
   const contenders = withBaseline(options.baseline)
   const selected = contenders.filter((c) => options.only === undefined || options.only.includes(c.name))
+  const parallelism = availableParallelism() // before pinning this process to one CPU
   const pin = !options.smoke && canPin()
   if (pin) pinSelf(1)
   const loadgen = options.loadgen ?? (options.smoke ? 'node' : (await hasWrk()) ? 'wrk' : 'node')
@@ -429,7 +430,7 @@ async function main (): Promise<number> {
     kind: options.smoke ? 'smoke' : 'bench',
     startedAt,
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, availableParallelism: availableParallelism(), node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, availableParallelism: parallelism, node: process.version, loadavgBefore: loadBefore, loadavgAfter: loadavg() },
     options: { ...options, loadgen, pinned: pin },
     contenders: selected.map(({ name, about, env }) => ({ name, about, env })),
     summaries,
