@@ -27,7 +27,9 @@ t.test('a missing or wrong secret is 401 and never reaches the bot', async (t) =
   t.equal(shorter.statusCode, 401)
   t.equal(api.callsOf('sendMessage').length, 0)
   t.equal(app.ingress.stats.accepted, 0)
-  t.equal(logs.find('wrong secret').length, 3)
+  const rejections = logs.find('wrong secret')
+  t.equal(rejections.length, 3)
+  t.match(rejections[0], { level: 40, reqId: /^req-/ }, 'request.log lines carry the request id')
 })
 
 t.test('the secret is checked before the body is read: an unsigned huge or non-JSON body is still 401', async (t) => {
