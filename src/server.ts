@@ -6,6 +6,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
 import { ConfigError, KNOWN_UPDATE_TYPES } from './config.js'
+import { withoutTokens } from './telegram/errors.js'
 import { checkToken, ensureWebhook, guardPolling, StartupError, type RetryOptions } from './telegram/startup.js'
 
 export interface StartOptions extends Pick<AppOptions, 'env' | 'logStream' | 'features'> {
@@ -83,13 +84,11 @@ export async function startService (options: StartOptions): Promise<RunningServi
   return { app, url, failed, stop }
 }
 
-const TOKEN_IN_TEXT = /\d{5,}:[A-Za-z0-9_-]{20,}/g
-
 /** For the operator's terminal: the message alone for the failures we explain, never the token. */
 function explain (err: unknown): string {
   const known = err instanceof ConfigError || err instanceof StartupError
   const text = known ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)
-  return `telegram-ingress: ${text.replace(TOKEN_IN_TEXT, '<token>')}`
+  return `telegram-ingress: ${withoutTokens(text)}`
 }
 
 async function main (): Promise<void> {

@@ -28,9 +28,14 @@ export function retryAfterSeconds (err: unknown): number | undefined {
 
 const TOKEN_IN_TEXT = /\d{5,}:[A-Za-z0-9_-]{20,}/g
 
+/** Replaces anything shaped like a bot token, for text that leaves the process (HTTP bodies, stderr). */
+export function withoutTokens (text: string): string {
+  return text.replace(TOKEN_IN_TEXT, '<token>')
+}
+
 /** A one-line, token-free description of a failed Bot API call. */
 export function describeError (err: unknown): string {
-  if (err instanceof TelegramError) return `Telegram answered ${err.code}: ${err.description}`.replace(TOKEN_IN_TEXT, '<token>')
+  if (err instanceof TelegramError) return withoutTokens(`Telegram answered ${err.code}: ${err.description}`)
   const message = err instanceof Error ? err.message : String(err)
-  return `Telegram could not be reached: ${message}`.replace(TOKEN_IN_TEXT, '<token>')
+  return withoutTokens(`Telegram could not be reached: ${message}`)
 }
