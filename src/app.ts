@@ -36,7 +36,6 @@ declare module 'fastify' {
     config: Config
     bot: Telegraf
     ingress: Ingress
-    webhookState: WebhookState | undefined
     poller: Poller | undefined
   }
 }
@@ -113,7 +112,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('config', config)
   app.decorate('bot', bot)
   app.decorate('ingress', ingress)
-  app.decorate('webhookState', webhookState)
   app.decorate('poller', poller)
 
   installErrorHandlers(app)

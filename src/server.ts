@@ -31,7 +31,7 @@ export async function startService (options: StartOptions): Promise<RunningServi
   const retry: RetryOptions = { ...options.retry, ...(options.signal !== undefined && { signal: options.signal }) }
   const unknownTypes = config.allowedUpdates?.filter((type) => !KNOWN_UPDATE_TYPES.has(type)) ?? []
   if (unknownTypes.length > 0) log.warn({ unknown: unknownTypes }, 'TELEGRAM_ALLOWED_UPDATES names update types this version does not know; a typo means those updates never arrive')
-  let webhookState: Record<string, unknown>
+  let webhookFields: Record<string, unknown>
   try {
     const me = await checkToken(bot.telegram, log, retry)
     bot.botInfo = me
@@ -42,14 +42,14 @@ export async function startService (options: StartOptions): Promise<RunningServi
         allowedUpdates: config.allowedUpdates,
         secret: config.webhookSecret
       }, log, retry)
-      webhookState = { webhook_url: config.webhookUrl, webhook_set_now: changed.length > 0, webhook_changes: changed, secret_derived: config.webhookSecretDerived }
+      webhookFields = { webhook_url: config.webhookUrl, webhook_set_now: changed.length > 0, webhook_changes: changed, secret_derived: config.webhookSecretDerived }
     } else {
       await guardPolling(bot.telegram, config.deleteWebhookForPolling, log, retry)
-      webhookState = { webhook_url: null }
+      webhookFields = { webhook_url: null }
     }
     await app.listen({ port: config.port, host: config.host })
     const mode = config.useWebhook ? 'webhook' : 'polling'
-    log.info({ mode, bot: me.username, ...webhookState, admin_routes: config.adminToken !== undefined }, `Telegram Bot initialized (${mode} mode): @${me.username}`)
+    log.info({ mode, bot: me.username, ...webhookFields, admin_routes: config.adminToken !== undefined }, `Telegram Bot initialized (${mode} mode): @${me.username}`)
   } catch (err) {
     await app.close()
     throw err

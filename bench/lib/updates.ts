@@ -36,32 +36,23 @@ const TEXT = 'Hello! I would like to practise my pronunciation today. Yesterday 
   'about booking a hotel room, but I am not sure about the stress in "comfortable". Could you send ' +
   'the next exercise? https://example.com/lesson/12'
 
+/** An update carrying a private message from `userId` with the given content fields. */
+function privateMessage (updateId: number, userId: number, date: number, content: Record<string, unknown>): Record<string, unknown> {
+  return { update_id: updateId, message: { message_id: updateId, from: user(userId), chat: privateChat(userId), date, ...content } }
+}
+
 function sample (kind: UpdateKind, updateId: number, userId: number): Record<string, unknown> {
   const date = 1764422400
   switch (kind) {
     case 'text':
-      return {
-        update_id: updateId,
-        message: {
-          message_id: updateId,
-          from: user(userId),
-          chat: privateChat(userId),
-          date,
-          text: TEXT,
-          entities: [{ offset: TEXT.indexOf('https://'), length: 'https://example.com/lesson/12'.length, type: 'url' }]
-        }
-      }
+      return privateMessage(updateId, userId, date, {
+        text: TEXT,
+        entities: [{ offset: TEXT.indexOf('https://'), length: 'https://example.com/lesson/12'.length, type: 'url' }]
+      })
     case 'voice':
-      return {
-        update_id: updateId,
-        message: {
-          message_id: updateId,
-          from: user(userId),
-          chat: privateChat(userId),
-          date,
-          voice: { duration: 7, mime_type: 'audio/ogg', file_id: 'AwACAgIAAxkBAAIBLmdVx3fQk2sV8pJmZyq0tB8x1rYAAk9eAAKgQ4FKhH1sZ4n2q0g2NgQ', file_unique_id: 'AgADT14AAqBDgUo', file_size: 18734 }
-        }
-      }
+      return privateMessage(updateId, userId, date, {
+        voice: { duration: 7, mime_type: 'audio/ogg', file_id: 'AwACAgIAAxkBAAIBLmdVx3fQk2sV8pJmZyq0tB8x1rYAAk9eAAKgQ4FKhH1sZ4n2q0g2NgQ', file_unique_id: 'AgADT14AAqBDgUo', file_size: 18734 }
+      })
     case 'callback':
       return {
         update_id: updateId,
