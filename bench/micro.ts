@@ -15,6 +15,7 @@ import { Ingress } from '../src/ingress/ingress.js'
 import { MemoryDedupe } from '../src/ingress/dedupe.js'
 import { ChatQueue, chatKeyOf } from '../src/ingress/chat-queue.js'
 import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from '../src/logger.js'
+import { updateRunner } from '../src/bot/index.js'
 import { STUB_BOT } from './bot-api-stub.js'
 import { nthUpdate } from './lib/updates.js'
 
@@ -102,13 +103,18 @@ const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
     return async (n) => await ingress.accept(fresh(n))
   },
   'telegraf handleUpdate, no-op bot': () => async (n) => { await noopBot.handleUpdate(fresh(n)) },
+  'updateRunner (the ingress\'s way into the bot), no-op bot': () => {
+    const run = updateRunner(noopBot)
+    return async (n) => { await run(fresh(n)) }
+  },
   'pino child per request (Fastify default)': () => {
     let i = 0
     return () => silentLog.child({ reqId: `req-${++i}` })
   },
   'lazy request logger (childLoggerFactory), nothing logged': () => {
     let i = 0
-    return () => lazyRequestLoggerFactory(silentLog, { reqId: `req-${++i}` }, {})
+    const factory = lazyRequestLoggerFactory(silentLog)
+    return () => factory(silentLog, { reqId: `req-${++i}` }, {})
   },
   'pino, plain (logger: false)': () => {
     const log = pino({ level: 'silent' })

@@ -90,9 +90,12 @@ export class LazyRequestLogger implements FastifyBaseLogger {
   }
 }
 
-/** Fastify's `childLoggerFactory` option: request.log as a LazyRequestLogger. */
-export function lazyRequestLoggerFactory (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  return new LazyRequestLogger(logger, bindings, options)
+/**
+ * Fastify's `childLoggerFactory` option: request.log as a LazyRequestLogger, a child of `logger`
+ * (not of the logger Fastify passes in, which is a no-op when Fastify has no logger of its own).
+ */
+export function lazyRequestLoggerFactory (logger: FastifyBaseLogger): (parent: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions) => FastifyBaseLogger {
+  return (_parent, bindings, options) => new LazyRequestLogger(logger, bindings, options)
 }
 
 /** What the rest of the code logs through: pino's methods, satisfied by pino and by Fastify's logger. */

@@ -3,6 +3,7 @@
 import type { Log } from '../logger.js'
 import type { Update } from 'telegraf/types'
 import { ChatQueue, chatKeyOf } from './chat-queue.js'
+import { Deadlines } from './deadlines.js'
 import { MemoryDedupe, type UpdateDedupe } from './dedupe.js'
 
 /** What the webhook should answer: 'closed' is the only outcome that is not a 200. */
@@ -15,6 +16,11 @@ export interface IngressOptions {
   log: Log
   /** How long accept() waits for the handler before answering anyway; 0 = answer at once. */
   budgetMs: number
+  /**
+   * How long a handler may run before the ingress gives up on it: the failure is logged and the
+   * chat's next update may start (the handler itself cannot be stopped). Default 90 s, Telegraf's.
+   */
+  handlerTimeoutMs?: number
   dedupe?: UpdateDedupe
 }
 
@@ -27,6 +33,15 @@ export interface IngressStats {
   queuedChats: number
 }
 
+export const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
+
+export class HandlerTimeoutError extends Error {
+  constructor (ms: number) {
+    super(`update handler still running after ${ms} ms; its chat goes on without it`)
+    this.name = 'HandlerTimeoutError'
+  }
+}
+
 /** The update's type, as Telegraf names it: the one field besides update_id. */
 export function updateTypeOf (update: Update): string {
   for (const key in update) if (key !== 'update_id') return key
@@ -37,8 +52,12 @@ export class Ingress {
   readonly #handle: UpdateHandler
   readonly #log: Log
   readonly #budgetMs: number
+  readonly #budgets: Deadlines
+  readonly #timeouts: Deadlines
   readonly #dedupe: UpdateDedupe
   readonly #queue = new ChatQueue()
+  /** Budget 0: updates acked in this event-loop turn, started together after the acks went out. */
+  #toStart: Update[] = []
   #closed = false
   #inFlight = 0
   #idle: Array<() => void> = []
@@ -51,46 +70,85 @@ export class Ingress {
     this.#handle = options.handle
     this.#log = options.log
     this.#budgetMs = options.budgetMs
+    this.#budgets = new Deadlines(options.budgetMs)
+    this.#timeouts = new Deadlines(options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS)
     this.#dedupe = options.dedupe ?? new MemoryDedupe()
   }
 
-  async accept (update: Update): Promise<AcceptOutcome> {
+  /**
+   * Takes one update: 'handled' once the bot finished it within the budget, 'acked-early' when the
+   * budget ran out first (the bot goes on), 'duplicate' for a redelivery, 'closed' when shutting down.
+   * Not an async function: with the in-memory dedupe and budget 0 the answer is known at once.
+   */
+  accept (update: Update): AcceptOutcome | Promise<AcceptOutcome> {
     if (this.#closed) return 'closed'
-    const id = update.update_id
-    const claimed = this.#dedupe.claim(id)
-    // The in-memory window answers at once: awaiting its boolean would still cost a microtask turn.
-    if (!(typeof claimed === 'boolean' ? claimed : await claimed)) {
+    const claimed = this.#dedupe.claim(update.update_id)
+    return typeof claimed === 'boolean' ? this.#afterClaim(update, claimed) : claimed.then(async (ok) => await this.#afterClaim(update, ok))
+  }
+
+  #afterClaim (update: Update, claimed: boolean): AcceptOutcome | Promise<AcceptOutcome> {
+    if (!claimed) {
       this.#duplicates++
       return 'duplicate'
     }
     if (this.#closed) {
-      // Closed while the claim was in flight: let Telegram's resend reach the next instance.
-      await this.#dedupe.release(id)
-      return 'closed'
+      // Closed while an asynchronous claim was in flight: let Telegram's resend reach the next instance.
+      return Promise.resolve(this.#dedupe.release(update.update_id)).then(() => 'closed' as const)
     }
     this.#accepted++
     this.#inFlight++
-    const done = this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update))
-    if (this.#budgetMs === 0 || !(await settlesWithin(done, this.#budgetMs))) {
+    if (this.#budgetMs === 0) {
+      // Ack first means the ack must not wait for the handler's synchronous start either (building
+      // a request to the Bot API, say): start the turn's updates after their 2xx were written.
+      if (this.#toStart.push(update) === 1) setImmediate(this.#startAcked)
       this.#ackedEarly++
       return 'acked-early'
     }
-    return 'handled'
+    return new Promise((resolve) => {
+      const budget = this.#budgets.add(() => {
+        this.#ackedEarly++
+        resolve('acked-early')
+      })
+      this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update, () => {
+        budget.cancel()
+        resolve('handled')
+      }))
+    })
+  }
+
+  readonly #startAcked = (): void => {
+    const updates = this.#toStart
+    this.#toStart = []
+    for (const update of updates) this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update, undefined))
   }
 
   /**
    * Never rejects: a failing handler is logged and its update still acknowledged, because a non-2xx
    * makes Telegram resend it and stall the whole chat behind it for up to 24 h.
    */
-  async #handleLogged (update: Update): Promise<void> {
+  async #handleLogged (update: Update, whenDone: (() => void) | undefined): Promise<void> {
     try {
-      await this.#handle(update)
+      await this.#withTimeout(this.#handle(update))
     } catch (err) {
       this.#failed++
       this.#log.error({ update_id: update.update_id, type: updateTypeOf(update), err }, 'update handler failed; update acknowledged anyway')
     } finally {
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
+      whenDone?.()
     }
+  }
+
+  #withTimeout (work: Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timeout = this.#timeouts.add(() => { reject(new HandlerTimeoutError(this.#timeouts.delayMs)) })
+      work.then(() => {
+        timeout.cancel()
+        resolve()
+      }, (err: unknown) => {
+        timeout.cancel()
+        reject(err)
+      })
+    })
   }
 
   /** Stop taking updates: accept() answers 'closed' from now on. */

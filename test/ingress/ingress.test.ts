@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Update } from 'telegraf/types'
-import { Ingress } from '../../src/ingress/ingress.js'
+import { HandlerTimeoutError, Ingress } from '../../src/ingress/ingress.js'
 import { ChatQueue, chatKeyOf } from '../../src/ingress/chat-queue.js'
 import { MemoryDedupe } from '../../src/ingress/dedupe.js'
 import { textUpdate } from '../helpers/app.js'
@@ -69,6 +69,58 @@ t.test('updates of one chat run one after another, even when acked early; other 
   gates.get(3)?.resolve()
   await ingress.drain(1000)
   t.same(events.slice(4).sort(), ['end 2', 'end 3'])
+})
+
+t.test('budget 0: the handler starts only after accept() answered, in order, all of one turn together', async (t) => {
+  const events: string[] = []
+  const ingress = new Ingress({ log: quiet, budgetMs: 0, handle: async (u) => { events.push(`start ${u.update_id}`) } })
+  const outcomes = [ingress.accept(update('a', 1, 1)), ingress.accept(update('b', 2, 2)), ingress.accept(update('c', 1, 3))]
+  events.push('answered')
+  t.same(await Promise.all(outcomes), ['acked-early', 'acked-early', 'acked-early'])
+  t.same(events, ['answered'], 'no handler ran before the answers (the 2xx goes out first)')
+  t.equal(await ingress.drain(1000), true)
+  t.same(events, ['answered', 'start 1', 'start 2', 'start 3'])
+})
+
+t.test('a handler that never finishes is given up after the handler timeout: logged, and its chat goes on', async (t) => {
+  const errors: Array<{ update_id: number, err: unknown }> = []
+  const log = { ...quiet, error: (obj: { update_id: number, err: unknown }) => { errors.push(obj) } }
+  const done: number[] = []
+  const ingress = new Ingress({
+    log,
+    budgetMs: 0,
+    handlerTimeoutMs: 40,
+    handle: async (u) => {
+      if (u.update_id === 1) await new Promise(() => {}) // hangs forever
+      done.push(u.update_id)
+    }
+  })
+  await ingress.accept(update('a', 1, 1))
+  await ingress.accept(update('b', 1, 2))
+  await new Promise((resolve) => setTimeout(resolve, 15))
+  t.same(done, [], 'the chat waits for its hung update while the timeout runs')
+  t.equal(await ingress.drain(1000), true, 'drained once the hung handler was given up')
+  t.same(done, [2], 'the next update of the chat ran')
+  t.equal(errors.length, 1)
+  t.equal(errors[0]?.update_id, 1)
+  t.type(errors[0]?.err, HandlerTimeoutError)
+  t.match(String((errors[0]?.err as Error).message), /still running after 40 ms/)
+  t.equal(ingress.stats.failed, 1)
+})
+
+t.test('the handler budget answers "handled" when the handler wins the race, "acked-early" when the budget does', async (t) => {
+  const gates = [deferred(), deferred()]
+  const ingress = new Ingress({ log: quiet, budgetMs: 50, handle: async (u) => { await gates[u.update_id - 1]?.promise } })
+  const first = ingress.accept(update('a', 1, 1))
+  const second = ingress.accept(update('b', 2, 2))
+  setTimeout(() => { gates[0]?.resolve() }, 10)
+  t.equal(await first, 'handled', 'finished after 10 ms, within the 50 ms budget')
+  const started = performance.now()
+  t.equal(await second, 'acked-early')
+  t.ok(performance.now() - started >= 25, 'answered only when the budget ran out')
+  t.equal(ingress.stats.ackedEarly, 1)
+  gates[1]?.resolve()
+  t.equal(await ingress.drain(1000), true)
 })
 
 t.test('a failing handler does not stop its chat\'s next update, and is counted', async (t) => {
