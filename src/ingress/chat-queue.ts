@@ -23,25 +23,47 @@ export function chatKeyOf (update: Update): ChatKey | undefined {
   return undefined
 }
 
-/** Runs tasks of one key one after another, tasks of different keys concurrently. */
-export class ChatQueue {
-  readonly #tails = new Map<ChatKey, Promise<void>>()
+/**
+ * A job of the queue: started with `done`, which it calls once it has finished (more calls are
+ * ignored). Callbacks rather than promises, because every update passes through here.
+ */
+export type Job = (done: () => void) => void
 
-  run (key: ChatKey | undefined, task: () => Promise<void>): Promise<void> {
-    if (key === undefined) return task()
-    const previous = this.#tails.get(key)
-    // A failed task must not stop its chat: the next one runs either way.
-    const current = previous === undefined ? task() : previous.then(task, task)
-    this.#tails.set(key, current)
-    const forget = (): void => {
-      if (this.#tails.get(key) === current) this.#tails.delete(key)
+/** Runs jobs of one key one after another, jobs of different keys concurrently. */
+export class ChatQueue {
+  /** A key is present while a job of it runs; its array holds the jobs waiting behind that one. */
+  readonly #busy = new Map<ChatKey, Job[] | undefined>()
+
+  run (key: ChatKey | undefined, job: Job): void {
+    if (key === undefined) {
+      job(noop)
+      return
     }
-    current.then(forget, forget)
-    return current
+    if (this.#busy.has(key)) {
+      const waiting = this.#busy.get(key)
+      if (waiting === undefined) this.#busy.set(key, [job])
+      else waiting.push(job)
+      return
+    }
+    this.#busy.set(key, undefined)
+    this.#start(key, job)
+  }
+
+  #start (key: ChatKey, job: Job): void {
+    let called = false
+    job(() => {
+      if (called) return
+      called = true
+      const next = this.#busy.get(key)?.shift()
+      if (next === undefined) this.#busy.delete(key)
+      else this.#start(key, next)
+    })
   }
 
   /** Chats with work queued or running. */
   get size (): number {
-    return this.#tails.size
+    return this.#busy.size
   }
 }
+
+function noop (): void {}

@@ -109,46 +109,50 @@ export class Ingress {
         this.#ackedEarly++
         resolve('acked-early')
       })
-      this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update, () => {
-        budget.cancel()
-        resolve('handled')
-      }))
+      this.#queue.run(chatKeyOf(update), (next) => {
+        this.#run(update, () => {
+          budget.cancel()
+          resolve('handled')
+          next()
+        })
+      })
     })
   }
 
   readonly #startAcked = (): void => {
     const updates = this.#toStart
     this.#toStart = []
-    for (const update of updates) this.#queue.run(chatKeyOf(update), () => this.#handleLogged(update, undefined))
+    for (const update of updates) this.#queue.run(chatKeyOf(update), (next) => { this.#run(update, next) })
   }
 
   /**
-   * Never rejects: a failing handler is logged and its update still acknowledged, because a non-2xx
-   * makes Telegram resend it and stall the whole chat behind it for up to 24 h.
+   * Runs the handler and calls whenDone once it finished, failed or timed out. A failure is logged
+   * and its update still acknowledged, because a non-2xx makes Telegram resend it and stall the
+   * whole chat behind it for up to 24 h.
    */
-  async #handleLogged (update: Update, whenDone: (() => void) | undefined): Promise<void> {
-    try {
-      await this.#withTimeout(this.#handle(update))
-    } catch (err) {
-      this.#failed++
-      this.#log.error({ update_id: update.update_id, type: updateTypeOf(update), err }, 'update handler failed; update acknowledged anyway')
-    } finally {
+  #run (update: Update, whenDone: () => void): void {
+    let finished = false
+    const finish = (err?: unknown): void => {
+      if (finished) return
+      finished = true
+      timeout.cancel()
+      if (err !== undefined) {
+        this.#failed++
+        this.#log.error({ update_id: update.update_id, type: updateTypeOf(update), err }, 'update handler failed; update acknowledged anyway')
+      }
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
-      whenDone?.()
+      whenDone()
     }
-  }
-
-  #withTimeout (work: Promise<void>): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timeout = this.#timeouts.add(() => { reject(new HandlerTimeoutError(this.#timeouts.delayMs)) })
-      work.then(() => {
-        timeout.cancel()
-        resolve()
-      }, (err: unknown) => {
-        timeout.cancel()
-        reject(err)
-      })
-    })
+    // Gives up on the handler, not stops it: its chat goes on, and a late finish is ignored.
+    const timeout = this.#timeouts.add(() => { finish(new HandlerTimeoutError(this.#timeouts.delayMs)) })
+    let work: Promise<void>
+    try {
+      work = this.#handle(update)
+    } catch (err) {
+      finish(err ?? new Error('update handler threw nothing'))
+      return
+    }
+    work.then(() => { finish() }, (err: unknown) => { finish(err ?? new Error('update handler rejected with nothing')) })
   }
 
   /** Stop taking updates: accept() answers 'closed' from now on. */

@@ -2,7 +2,7 @@
 // most and us least: secret (before the body is read), content type, size, shape; then the ingress.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Update } from 'telegraf/types'
-import type { Ingress } from '../ingress/ingress.js'
+import type { AcceptOutcome, Ingress } from '../ingress/ingress.js'
 import { BODY_LIMIT_BYTES, methodNotAllowed, sendError } from './http-errors.js'
 import { secretMatcher } from './secure-compare.js'
 
@@ -34,26 +34,34 @@ export const webhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app
       : 'Wrong X-Telegram-Bot-Api-Secret-Token header')
   }
 
+  const answer = (request: FastifyRequest, reply: FastifyReply, update: Update, outcome: AcceptOutcome): void => {
+    // Shutting down: this connection must not stay open for keep-alive, or closing the server
+    // waits for Telegram to hang up (Fastify only drops the connections idle when close() began).
+    if (ingress.closed) reply.header('Connection', 'close')
+    if (outcome === 'closed') {
+      // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
+      sendError(reply.header('Retry-After', '5'), 503, 'Shutting down: Telegram will deliver this update again')
+      return
+    }
+    if (outcome === 'duplicate') request.log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')
+    reply.code(200).send()
+  }
+
   app.route({
     method: 'POST',
     url: '/webhook',
     bodyLimit: BODY_LIMIT_BYTES,
     onRequest: checkSecret,
-    handler: async (request, reply) => {
+    handler: (request, reply) => {
       const update = request.body
       if (!isUpdate(update)) {
-        return sendError(reply, 400, 'Body must be a Telegram Update: a JSON object with a non-negative integer update_id')
+        sendError(reply, 400, 'Body must be a Telegram Update: a JSON object with a non-negative integer update_id')
+        return
       }
-      const outcome = await ingress.accept(update)
-      // Shutting down: this connection must not stay open for keep-alive, or closing the server
-      // waits for Telegram to hang up (Fastify only drops the connections idle when close() began).
-      if (ingress.closed) reply.header('Connection', 'close')
-      if (outcome === 'closed') {
-        // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
-        return sendError(reply.header('Retry-After', '5'), 503, 'Shutting down: Telegram will deliver this update again')
-      }
-      if (outcome === 'duplicate') request.log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')
-      return reply.code(200).send()
+      const outcome = ingress.accept(update)
+      // Not an async handler: with budget 0 the outcome is known at once, and the 2xx goes out now.
+      if (typeof outcome === 'string') answer(request, reply, update, outcome)
+      else outcome.then((o) => { answer(request, reply, update, o) }, (err: unknown) => reply.send(err))
     }
   })
   methodNotAllowed(app, '/webhook', ['POST'])

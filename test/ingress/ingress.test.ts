@@ -192,13 +192,29 @@ t.test('chat keys mirror Telegram\'s queues', async (t) => {
   t.equal(key({ poll: { id: 'p' } }), undefined, 'a poll has no queue')
 })
 
-t.test('ChatQueue: a rejected task does not block the next one of its key', async (t) => {
+t.test('ChatQueue: a key\'s next job starts when the running one calls done (once), other keys at once', async (t) => {
   const queue = new ChatQueue()
-  const order: string[] = []
-  const first = queue.run(1, async () => { order.push('first'); throw new Error('x') })
-  const second = queue.run(1, async () => { order.push('second') })
-  await t.rejects(first)
-  await second
-  t.same(order, ['first', 'second'])
+  const events: string[] = []
+  const dones = new Map<string, () => void>()
+  const job = (name: string) => (done: () => void): void => {
+    events.push(`start ${name}`)
+    dones.set(name, done)
+  }
+  queue.run(1, job('1a'))
+  queue.run(1, job('1b'))
+  queue.run(1, job('1c'))
+  queue.run(2, job('2a'))
+  queue.run(undefined, job('no key'))
+  t.same(events, ['start 1a', 'start 2a', 'start no key'])
+  t.equal(queue.size, 2)
+  dones.get('1a')?.()
+  dones.get('1a')?.() // a second call must not start 1c
+  t.same(events.slice(3), ['start 1b'])
+  dones.get('1b')?.()
+  t.same(events.slice(4), ['start 1c'])
+  dones.get('1c')?.()
+  dones.get('2a')?.()
   t.equal(queue.size, 0, 'idle keys are forgotten')
+  queue.run(1, job('1d'))
+  t.same(events.slice(5), ['start 1d'], 'a forgotten key starts at once again')
 })
