@@ -81,7 +81,7 @@ await Promise.all([bareApp.ready(), serviceApp.ready()])
 const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
   'inject: bare Fastify route (the floor)': () => injector(bareApp),
   'inject: this service, no-op bot': () => injector(serviceApp),
-  'dedupe.claim (window 10000)': () => {
+  'dedupe.claim (window 65536)': () => {
     const dedupe = new MemoryDedupe()
     return (n) => dedupe.claim(fresh(n).update_id)
   },

@@ -168,19 +168,6 @@ t.test('drain waits for background work and reports a timeout', async (t) => {
   t.equal(ingress.inFlight, 0)
 })
 
-t.test('the dedupe window forgets the oldest id once full, and release() frees an id', async (t) => {
-  const dedupe = new MemoryDedupe(3)
-  t.ok(dedupe.claim(1) && dedupe.claim(2) && dedupe.claim(3))
-  t.notOk(dedupe.claim(2))
-  t.ok(dedupe.claim(4), 'evicts 1')
-  t.ok(dedupe.claim(1), '1 was forgotten')
-  t.notOk(dedupe.claim(4))
-  dedupe.release(4)
-  t.ok(dedupe.claim(4))
-  t.ok(dedupe.count <= 3)
-  t.throws(() => new MemoryDedupe(0), RangeError)
-})
-
 t.test('chat keys mirror Telegram\'s queues', async (t) => {
   const key = (u: Record<string, unknown>) => chatKeyOf({ update_id: 1, ...u } as unknown as Update)
   t.equal(key({ message: { chat: { id: -100 }, from: { id: 5 } } }), -100, 'message: the chat')
