@@ -19,7 +19,8 @@ import type { StubStats } from './bot-api-stub.js'
 import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
 import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStarted, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
-import { FLOOR, formatPaced, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
+import { runPaired, type PairResult, type PairSide } from './lib/paired.js'
+import { FLOOR, formatPaced, formatPaired, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
 import { contenderEnv, SECRET } from './lib/settings.js'
 import type { Sequence } from './lib/updates.js'
 import { hasWrk, runWrk } from './lib/wrk.js'
@@ -85,6 +86,8 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --cpu-prof           run contenders with node --cpu-prof (profiles in bench/results/profiles/)
   --max-others PCT     measure a contender again when other processes used more than PCT% of a CPU in its
                        window (a shared machine; default 15), up to --retries times (default 2), keeping the quietest
+  --paired N           paired phase: rounds in which ingress-noop and naive-telegraf each run at the same time as
+                       bare-fastify, sharing CPU 0 (steady ratios on a noisy machine; default 6, 0 = none; needs wrk)
   --baseline DIR       A/B: also run ingress-noop from another compiled copy of the bench (e.g. dist/bench-base,
                        made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
 
@@ -105,6 +108,7 @@ interface Options {
   baseline: string | undefined
   maxOthersPct: number
   retries: number
+  paired: number
 }
 
 function parseOptions (): Options {
@@ -126,6 +130,7 @@ function parseOptions (): Options {
       baseline: { type: 'string' },
       'max-others': { type: 'string' },
       retries: { type: 'string' },
+      paired: { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -160,7 +165,8 @@ function parseOptions (): Options {
     cpuProf: values['cpu-prof'] === true,
     baseline: values.baseline,
     maxOthersPct: num(values['max-others'], 15, 'max-others'),
-    retries: smoke ? 0 : num(values.retries, 2, 'retries')
+    retries: smoke ? 0 : num(values.retries, 2, 'retries'),
+    paired: smoke ? 0 : num(values.paired, 6, 'paired')
   }
 }
 
@@ -353,6 +359,47 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
   }
 }
 
+/** The pairs behind the throughput targets, each measured side by side (bench/lib/paired.ts). */
+const PAIRS: Array<[string, string]> = [['ingress-noop', FLOOR], ['naive-telegraf', FLOOR]]
+
+async function pairedPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
+  const { options } = run
+  if (options.paired < 1) return []
+  if (run.loadgen !== 'wrk') {
+    console.log('paired phase skipped: it needs wrk')
+    return []
+  }
+  const results: PairResult[] = []
+  for (const [aName, bName] of PAIRS) {
+    const a = selected.find((c) => c.name === aName)
+    const b = selected.find((c) => c.name === bName)
+    if (a === undefined || b === undefined) continue
+    const side = (c: Contender): PairSide => ({ name: c.name, script: resolve(HERE, c.script), env: c.env })
+    console.log(`paired: ${a.name} and ${b.name} at the same time on CPU 0, ${options.paired} rounds`)
+    try {
+      results.push(await runPaired({
+        a: side(a),
+        b: side(b),
+        rounds: options.paired,
+        durationS: options.durationS,
+        warmupS: options.warmupS,
+        connections: options.connections,
+        stubUrl: run.stubUrl,
+        logDir: run.logDir,
+        benchDir: BENCH_DIR,
+        pin: run.pin,
+        nextSequence: () => sequenceFor(run),
+        onRound: (r, i) => {
+          console.log(`  r${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)}`)
+        }
+      }))
+    } catch (err) {
+      failures.push(`paired ${a.name} / ${b.name}: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+  return results
+}
+
 function stamp (): string {
   return new Date().toISOString().replace(/[:.]/g, '-')
 }
@@ -377,6 +424,7 @@ async function main (): Promise<number> {
   const stubProc = startNode(join(HERE, 'bot-api-stub.js'), { ...process.env, PORT: String(stubPort), STUB_LATENCY_MS: String(options.latencyMs) }, join(logDir, 'bot-api-stub.log'), pin ? 1 : undefined)
   const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, stubPid: stubProc.pid, logDir, nextUpdateId: 100_000_000 }
   const samples: Sample[] = []
+  const paired: PairResult[] = []
   const failures: string[] = []
   const loadBefore = loadavg()
   try {
@@ -409,13 +457,14 @@ async function main (): Promise<number> {
         }
       }
     }
+    paired.push(...await pairedPhase(run, selected, failures))
   } finally {
     await stopProcess(stubProc, 5000)
   }
 
   const order = contenders.map((c) => c.name)
   const summaries = summarize(samples, order)
-  const targets = options.smoke ? [] : judgeTargets(samples)
+  const targets = options.smoke ? [] : judgeTargets(samples, paired)
   console.log('')
   console.log(formatSummary(summaries))
   if (options.smoke) {
@@ -423,6 +472,7 @@ async function main (): Promise<number> {
   } else {
     console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
     if (samples.some((s) => s.paced !== undefined)) console.log(`${formatPaced(summaries)}\n`)
+    if (paired.length > 0) console.log(`${formatPaired(paired)}\n`)
     console.log(formatTargets(targets))
   }
 
@@ -434,6 +484,7 @@ async function main (): Promise<number> {
     options: { ...options, loadgen, pinned: pin },
     contenders: selected.map(({ name, about, env }) => ({ name, about, env })),
     summaries,
+    paired,
     targets,
     samples,
     failures

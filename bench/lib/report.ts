@@ -1,6 +1,7 @@
 // From the samples of a run to what a reader compares: per contender the median over rounds, its
 // ratio to the floor (bare-fastify) taken within each round and then the median, the targets of
 // issue 5 judged on those ratios, and the table printed at the end of `npm run bench`.
+import type { PairResult } from './paired.js'
 
 /** The paced phase: a fixed rate of updates, open loop, latency timed from when each was due. */
 export interface PacedSample {
@@ -133,7 +134,7 @@ export function summarize (samples: Sample[], order: string[]): ContenderSummary
 }
 
 /** Issue 5's targets, each judged on ratios taken within one round (the machines are noisy). */
-export function judgeTargets (samples: Sample[]): Target[] {
+export function judgeTargets (samples: Sample[], paired: PairResult[] = []): Target[] {
   const has = (c: string): boolean => samples.some((s) => s.contender === c)
   const target = (what: string, a: string, b: string, metric: Metric, limit: number, atLeast: boolean): Target => {
     if (!has(a) || !has(b)) return { what, value: undefined, limit: `${atLeast ? '>=' : '<='} ${limit}`, met: undefined }
@@ -153,8 +154,10 @@ export function judgeTargets (samples: Sample[]): Target[] {
     const mine = samples.filter((s) => s.contender === c)
     return { what: `${c}: every update handled exactly once`, value: undefined, limit: 'all rounds', met: mine.length === 0 ? undefined : mine.every((s) => s.handledOk) }
   }
+  const pair = paired.find((p) => p.a === 'ingress-noop' && p.b === FLOOR)
   return [
     target('ingress-noop updates/s vs bare-fastify', 'ingress-noop', FLOOR, 'rps', 0.87, true),
+    { what: 'the same, paired (both at once on CPU 0)', value: pair?.rpsRatio, limit: '>= 0.87', met: pair === undefined ? undefined : pair.rpsRatio >= 0.87 },
     target('ingress-noop p99 vs bare-fastify', 'ingress-noop', FLOOR, 'p99Ms', 1.2, false),
     target('ingress-slow-budget0 updates/s vs ingress-noop', 'ingress-slow-budget0', 'ingress-noop', 'rps', 0.833, true),
     target('ingress-slow-budget0 p99 vs ingress-noop', 'ingress-slow-budget0', 'ingress-noop', 'p99Ms', 1.2, false),
@@ -174,6 +177,14 @@ function table (header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('  ')
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+}
+
+export function formatPaired (paired: PairResult[]): string {
+  const x = (n: number): string => Number.isFinite(n) ? `x${n.toFixed(3)}` : '-'
+  return 'paired phase: both servers at once on CPU 0, each with its own wrk; medians of the per-round ratios\n' + table(
+    ['pair', 'rounds', 'updates/s ratio', 'CPU/update ratio', 'CPU ratio range'],
+    paired.map((p) => [`${p.a} vs ${p.b}`, String(p.rounds.length), x(p.rpsRatio), x(p.cpuRatio), `${p.cpuRatioRange[0].toFixed(3)}-${p.cpuRatioRange[1].toFixed(3)}`])
+  )
 }
 
 export function formatSummary (summaries: ContenderSummary[]): string {

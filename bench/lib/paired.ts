@@ -1,0 +1,104 @@
+// Paired measurement: two contenders run at the same time, both pinned to CPU 0 (sharing it), each
+// loaded by its own wrk on CPU 1. Whatever the neighbours on a shared machine do to CPU 0 then happens
+// to both at once, so the per-round ratio of their CPU time per update holds steady where sequential
+// runs swing by ±30% from one minute to the next. Used by run.ts (the paired phase) and ab.ts.
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { cpuTimeUs, freePort, startNode, stopProcess, waitForHttp, type Started } from './proc.js'
+import { median } from './report.js'
+import { contenderEnv, SECRET } from './settings.js'
+import type { Sequence } from './updates.js'
+import { runWrk } from './wrk.js'
+
+export interface PairSide {
+  name: string
+  /** Absolute path of the compiled contender. */
+  script: string
+  env: Record<string, string>
+}
+
+export interface PairOptions {
+  a: PairSide
+  b: PairSide
+  rounds: number
+  durationS: number
+  warmupS: number
+  /** Connections per side. */
+  connections: number
+  stubUrl: string
+  logDir: string
+  benchDir: string
+  pin: boolean
+  nextSequence: () => Sequence
+  onRound?: (round: PairRound, index: number) => void
+}
+
+export interface PairRound {
+  rpsA: number
+  rpsB: number
+  cpuUsA: number
+  cpuUsB: number
+  /** a / b */
+  rpsRatio: number
+  cpuRatio: number
+}
+
+export interface PairResult {
+  a: string
+  b: string
+  rounds: PairRound[]
+  /** Medians of the per-round ratios a / b. */
+  rpsRatio: number
+  cpuRatio: number
+  cpuRatioRange: [number, number]
+}
+
+interface Running { side: PairSide, proc: Started, url: string }
+
+export async function runPaired (options: PairOptions): Promise<PairResult> {
+  const rounds: PairRound[] = []
+  for (let round = 1; round <= options.rounds; round++) {
+    // Alternate which side starts first, so neither always gets the warmer start.
+    const order = round % 2 === 0 ? [options.b, options.a] : [options.a, options.b]
+    const running: Running[] = []
+    try {
+      for (const side of order) {
+        const port = await freePort()
+        const tag = `paired-${side.name}.r${round}`
+        const proc = startNode(side.script, contenderEnv(port, options.stubUrl, join(options.logDir, `${tag}.stats.json`), side.env), join(options.logDir, `${tag}.log`), options.pin ? 0 : undefined)
+        running.push({ side, proc, url: `http://127.0.0.1:${port}/telegram/webhook` })
+        await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
+      }
+      const load = async (r: Running, seconds: number): ReturnType<typeof runWrk> =>
+        await runWrk({ url: r.url, secret: SECRET, connections: options.connections, durationS: seconds, sequence: options.nextSequence(), benchDir: options.benchDir, scratchDir: options.logDir, ...(options.pin && { cpu: 1 }) })
+      if (options.warmupS > 0) await Promise.all(running.map(async (r) => await load(r, options.warmupS)))
+      const cpu0 = running.map((r) => cpuTimeUs(r.proc.pid))
+      const results = await Promise.all(running.map(async (r) => await load(r, options.durationS)))
+      const measured = running.map((r, i) => {
+        const res = results[i] as Awaited<ReturnType<typeof runWrk>>
+        const acked = Math.max(1, res.completed - res.non2xx)
+        return { name: r.side.name, rps: acked / (res.durationUs / 1e6), cpuUs: (cpuTimeUs(r.proc.pid) - (cpu0[i] as number)) / acked, non2xx: res.non2xx + res.errors }
+      })
+      const failed = measured.find((m) => m.non2xx > 0)
+      if (failed !== undefined) throw new Error(`paired ${failed.name}: ${failed.non2xx} non-2xx answers or errors`)
+      const a = measured.find((m) => m.name === options.a.name)
+      const b = measured.find((m) => m.name === options.b.name)
+      if (a === undefined || b === undefined) throw new Error('paired: a side is missing')
+      const r: PairRound = { rpsA: a.rps, rpsB: b.rps, cpuUsA: a.cpuUs, cpuUsB: b.cpuUs, rpsRatio: a.rps / b.rps, cpuRatio: a.cpuUs / b.cpuUs }
+      rounds.push(r)
+      options.onRound?.(r, round)
+    } finally {
+      for (const r of running) await stopProcess(r.proc, 120_000)
+    }
+    await sleep(500)
+  }
+  const cpu = rounds.map((r) => r.cpuRatio).sort((x, y) => x - y)
+  return {
+    a: options.a.name,
+    b: options.b.name,
+    rounds,
+    rpsRatio: median(rounds.map((r) => r.rpsRatio)),
+    cpuRatio: median(cpu),
+    cpuRatioRange: [cpu[0] ?? NaN, cpu.at(-1) ?? NaN]
+  }
+}
