@@ -106,6 +106,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     handle: updateRunner(bot),
     log,
     budgetMs: config.handlerBudgetMs,
+    maxBacklog: config.maxBacklog,
     ...(options.dedupe !== undefined && { dedupe: options.dedupe })
   })
   const webhookState = config.useWebhook && config.webhookUrl !== undefined

@@ -31,6 +31,7 @@ export const envSchema = {
     TELEGRAM_MAX_CONNECTIONS: { type: 'integer', minimum: 1, maximum: 100, default: 100 },
     TELEGRAM_ALLOWED_UPDATES: { type: 'string' },
     TELEGRAM_HANDLER_BUDGET_MS: { type: 'integer', minimum: 0, maximum: TELEGRAM_RESPONSE_TIMEOUT_MS - 1, default: 5000 },
+    TELEGRAM_MAX_BACKLOG: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
     TELEGRAM_MINI_APP_URL: { type: 'string' },
     TELEGRAM_API_ROOT: { type: 'string', default: OFFICIAL_API_ROOT },
     TELEGRAM_DELETE_WEBHOOK_FOR_POLLING: { type: 'boolean', default: false },
@@ -51,6 +52,7 @@ export interface RawEnv {
   TELEGRAM_MAX_CONNECTIONS: number
   TELEGRAM_ALLOWED_UPDATES?: string
   TELEGRAM_HANDLER_BUDGET_MS: number
+  TELEGRAM_MAX_BACKLOG: number
   TELEGRAM_MINI_APP_URL?: string
   TELEGRAM_API_ROOT: string
   TELEGRAM_DELETE_WEBHOOK_FOR_POLLING: boolean
@@ -73,6 +75,7 @@ export interface Config {
   /** undefined = leave Telegram's setting alone (Telegram's default for a new webhook). */
   allowedUpdates: string[] | undefined
   handlerBudgetMs: number
+  maxBacklog: number
   miniAppUrl: string | undefined
   apiRoot: string
   deleteWebhookForPolling: boolean
@@ -178,6 +181,7 @@ export function resolveConfig (env: RawEnv): Config {
     maxConnections: env.TELEGRAM_MAX_CONNECTIONS,
     allowedUpdates: parseAllowedUpdates(env.TELEGRAM_ALLOWED_UPDATES),
     handlerBudgetMs: env.TELEGRAM_HANDLER_BUDGET_MS,
+    maxBacklog: env.TELEGRAM_MAX_BACKLOG,
     miniAppUrl,
     apiRoot,
     deleteWebhookForPolling: env.TELEGRAM_DELETE_WEBHOOK_FOR_POLLING,

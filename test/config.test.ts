@@ -62,6 +62,7 @@ t.test('values are coerced and empty strings count as unset', async (t) => {
     ...valid,
     TELEGRAM_MAX_CONNECTIONS: '40',
     TELEGRAM_HANDLER_BUDGET_MS: '0',
+    TELEGRAM_MAX_BACKLOG: '500',
     TELEGRAM_ALLOWED_UPDATES: 'message, callback_query,message',
     TELEGRAM_WEBHOOK_SECRET: '',
     TELEGRAM_MINI_APP_URL: '',
@@ -69,6 +70,7 @@ t.test('values are coerced and empty strings count as unset', async (t) => {
   })
   t.equal(config.maxConnections, 40)
   t.equal(config.handlerBudgetMs, 0)
+  t.equal(config.maxBacklog, 500)
   t.same(config.allowedUpdates, ['message', 'callback_query'])
   t.equal(config.webhookSecretDerived, true)
   t.equal(config.miniAppUrl, undefined)
@@ -101,6 +103,7 @@ t.test('every invalid value is refused with the variable and the rule', async (t
   await rejects(t, { ...valid, TELEGRAM_MAX_CONNECTIONS: 'many' }, 'TELEGRAM_MAX_CONNECTIONS', /integer/)
   await rejects(t, { ...valid, TELEGRAM_HANDLER_BUDGET_MS: '60000' }, 'TELEGRAM_HANDLER_BUDGET_MS', /<= 59999/)
   await rejects(t, { ...valid, TELEGRAM_HANDLER_BUDGET_MS: '-1' }, 'TELEGRAM_HANDLER_BUDGET_MS', />= 0/)
+  await rejects(t, { ...valid, TELEGRAM_MAX_BACKLOG: '0' }, 'TELEGRAM_MAX_BACKLOG', />= 1/)
   await rejects(t, { ...valid, TELEGRAM_WEBHOOK_SECRET: 'has space' }, 'TELEGRAM_WEBHOOK_SECRET', /1-256 characters of A-Z a-z 0-9 _ -/)
   await rejects(t, { ...valid, TELEGRAM_WEBHOOK_SECRET: 'x'.repeat(257) }, 'TELEGRAM_WEBHOOK_SECRET', /1-256 characters/)
   await rejects(t, { ...valid, TELEGRAM_ADMIN_TOKEN: 'short' }, 'TELEGRAM_ADMIN_TOKEN', /fewer than 16 characters/)

@@ -21,6 +21,12 @@ export interface IngressOptions {
    * chat's next update may start (the handler itself cannot be stopped). Default 90 s, Telegraf's.
    */
   handlerTimeoutMs?: number
+  /**
+   * Updates taken and not yet finished, at most. When that many are in memory (a budget of 0 and a
+   * bot slower than the traffic), the next update waits for one to finish before it is taken and
+   * acknowledged: Telegram's connections hold the excess instead of this process. Default 10 000.
+   */
+  maxBacklog?: number
   dedupe?: UpdateDedupe
 }
 
@@ -30,10 +36,13 @@ export interface IngressStats {
   failed: number
   ackedEarly: number
   inFlight: number
+  /** Updates waiting for room in the backlog (not yet taken, not yet acknowledged). */
+  waitingForRoom: number
   queuedChats: number
 }
 
 export const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
+export const DEFAULT_MAX_BACKLOG = 10_000
 
 export class HandlerTimeoutError extends Error {
   constructor (ms: number) {
@@ -55,6 +64,9 @@ export class Ingress {
   readonly #budgets: Deadlines
   readonly #timeouts: Deadlines
   readonly #dedupe: UpdateDedupe
+  readonly #maxBacklog: number
+  /** Updates waiting for the backlog to have room, oldest first (not claimed yet). */
+  #waitingForRoom: Array<() => void> = []
   readonly #queue = new ChatQueue()
   /** Budget 0: updates acked in this event-loop turn, started together after the acks went out. */
   #toStart: Update[] = []
@@ -73,6 +85,8 @@ export class Ingress {
     this.#budgets = new Deadlines(options.budgetMs)
     this.#timeouts = new Deadlines(options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS)
     this.#dedupe = options.dedupe ?? new MemoryDedupe()
+    this.#maxBacklog = options.maxBacklog ?? DEFAULT_MAX_BACKLOG
+    if (!Number.isInteger(this.#maxBacklog) || this.#maxBacklog < 1) throw new RangeError('maxBacklog must be a positive integer')
   }
 
   /**
@@ -82,6 +96,10 @@ export class Ingress {
    */
   accept (update: Update): AcceptOutcome | Promise<AcceptOutcome> {
     if (this.#closed) return 'closed'
+    if (this.#inFlight >= this.#maxBacklog) {
+      // Not claimed yet: if we close before there is room, Telegram's resend is still new elsewhere.
+      return new Promise((resolve) => { this.#waitingForRoom.push(() => { resolve(this.accept(update)) }) })
+    }
     const claimed = this.#dedupe.claim(update.update_id)
     return typeof claimed === 'boolean' ? this.#afterClaim(update, claimed) : claimed.then(async (ok) => await this.#afterClaim(update, ok))
   }
@@ -141,6 +159,8 @@ export class Ingress {
         this.#log.error({ update_id: update.update_id, type: updateTypeOf(update), err }, 'update handler failed; update acknowledged anyway')
       }
       if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
+      // Room again: the oldest waiting update goes on (one that turns out a duplicate takes no room).
+      while (this.#inFlight < this.#maxBacklog && this.#waitingForRoom.length > 0) this.#waitingForRoom.shift()?.()
       whenDone()
     }
     // Gives up on the handler, not stops it: its chat goes on, and a late finish is ignored.
@@ -158,6 +178,8 @@ export class Ingress {
   /** Stop taking updates: accept() answers 'closed' from now on. */
   close (): void {
     this.#closed = true
+    // Those waiting for room were neither claimed nor acknowledged: 'closed' (503), Telegram resends.
+    for (const retry of this.#waitingForRoom.splice(0)) retry()
   }
 
   get closed (): boolean {
@@ -182,6 +204,7 @@ export class Ingress {
       failed: this.#failed,
       ackedEarly: this.#ackedEarly,
       inFlight: this.#inFlight,
+      waitingForRoom: this.#waitingForRoom.length,
       queuedChats: this.#queue.size
     }
   }

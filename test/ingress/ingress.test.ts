@@ -123,6 +123,58 @@ t.test('the handler budget answers "handled" when the handler wins the race, "ac
   t.equal(await ingress.drain(1000), true)
 })
 
+t.test('a full backlog: the next update is taken (and acked) only when one finished; close() answers the waiting ones "closed", unclaimed', async (t) => {
+  const gates = new Map<number, ReturnType<typeof deferred>>()
+  const started: number[] = []
+  const dedupe = new MemoryDedupe()
+  const ingress = new Ingress({
+    log: quiet,
+    budgetMs: 0,
+    maxBacklog: 2,
+    dedupe,
+    handle: async (u) => {
+      started.push(u.update_id)
+      const gate = deferred()
+      gates.set(u.update_id, gate)
+      await gate.promise
+    }
+  })
+  t.equal(await ingress.accept(update('a', 1, 1)), 'acked-early')
+  t.equal(await ingress.accept(update('b', 2, 2)), 'acked-early')
+  let third: string | undefined
+  let fourth: string | undefined
+  let resend: string | undefined
+  Promise.resolve(ingress.accept(update('c', 3, 3))).then((o) => { third = o })
+  Promise.resolve(ingress.accept(update('c', 3, 3))).then((o) => { resend = o }) // Telegram's resend of it
+  Promise.resolve(ingress.accept(update('d', 4, 4))).then((o) => { fourth = `${resend ?? '?'}|${o}` })
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(third, undefined, 'not answered while two updates are unfinished')
+  t.same(ingress.stats, { accepted: 2, duplicates: 0, failed: 0, ackedEarly: 2, inFlight: 2, waitingForRoom: 3, queuedChats: 2 })
+  const turns = async (): Promise<void> => {
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+  gates.get(1)?.resolve()
+  await turns()
+  t.equal(third, 'acked-early', 'taken once update 1 finished')
+  t.equal(fourth, undefined, 'the rest still wait: the room went to the oldest')
+  gates.get(2)?.resolve()
+  await turns()
+  t.equal(fourth, 'duplicate|acked-early', 'the resend turned out a duplicate and took no room, so update 4 went on at once')
+  t.equal(ingress.stats.waitingForRoom, 0)
+  let fifth: string | undefined
+  Promise.resolve(ingress.accept(update('e', 5, 5))).then((o) => { fifth = o })
+  ingress.close()
+  await turns()
+  t.equal(fifth, 'closed', 'waiting at close: 503, so Telegram resends it')
+  t.equal(dedupe.claim(5), true, 'and it was never claimed')
+  for (const gate of gates.values()) gate.resolve()
+  await turns()
+  for (const gate of gates.values()) gate.resolve()
+  t.equal(await ingress.drain(1000), true)
+  t.same(started, [1, 2, 3, 4])
+  t.throws(() => new Ingress({ log: quiet, budgetMs: 0, maxBacklog: 0, handle: async () => {} }), RangeError)
+})
+
 t.test('a failing handler does not stop its chat\'s next update, and is counted', async (t) => {
   const done: number[] = []
   const errors: unknown[] = []
