@@ -35,15 +35,21 @@ export function createTelegraf (token: string, apiRoot: string): Telegraf {
  * update that this service does not need, together about 8% of the CPU per update in an A/B run
  * (bench/README.md): a new Telegram API client for each update (only useful to answer through the
  * webhook response, which is off) and a 90 s p-timeout timer (the ingress keeps its own handler
- * timeout). Errors reach the caller, which logs them once. Until getMe has filled in bot.botInfo
- * (the start-up checks do), handleUpdate is used, as it fetches it.
+ * timeout). Errors go to bot.catch, as in handleUpdate; ours rethrows them to the ingress, which logs
+ * them once. Until getMe has filled in bot.botInfo (the start-up checks do), handleUpdate is used,
+ * as it fetches it.
  */
 export function updateRunner (bot: Telegraf): (update: Update) => Promise<void> {
   return async (update) => {
     if (bot.botInfo === undefined) return await bot.handleUpdate(update)
     const ctx = new Context(update, bot.telegram, bot.botInfo)
     Object.assign(ctx, bot.context)
-    await bot.middleware()(ctx, noNext)
+    try {
+      await bot.middleware()(ctx, noNext)
+    } catch (err) {
+      // bot.catch() stores its handler in a private field; handleUpdate calls it the same way.
+      await bot['handleError'](err, ctx)
+    }
   }
 }
 

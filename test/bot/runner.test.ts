@@ -35,6 +35,16 @@ t.test('updateRunner lets a handler\'s error reach the caller, which logs it', a
   await t.rejects(updateRunner(bot)(update('x', 1, 1)), { message: 'handler broke' })
 })
 
+t.test('updateRunner hands errors to a bot.catch a feature set, as handleUpdate would', async (t) => {
+  const bot = createTelegraf(FAKE_TOKEN, 'http://127.0.0.1:9')
+  bot.botInfo = FAKE_BOT
+  const caught: Array<{ message: string, updateId: number }> = []
+  bot.catch((err, ctx) => { caught.push({ message: (err as Error).message, updateId: ctx.update.update_id }) })
+  bot.on('message', () => { throw new Error('handler broke') })
+  await updateRunner(bot)(update('x', 1, 7))
+  t.same(caught, [{ message: 'handler broke', updateId: 7 }], 'caught by the bot, so it does not reach the ingress')
+})
+
 t.test('updates with no matching handler pass through; features added after the runner was made still run', async (t) => {
   const bot = createTelegraf(FAKE_TOKEN, 'http://127.0.0.1:9')
   bot.botInfo = FAKE_BOT
