@@ -390,7 +390,7 @@ async function pairedPhase (run: Run, selected: Contender[], failures: string[])
         pin: run.pin,
         nextSequence: () => sequenceFor(run),
         onRound: (r, i) => {
-          console.log(`  r${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)}`)
+          console.log(`  r${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)} p99 ${r.p99Ratio.toFixed(2)} (${r.p99MsA.toFixed(1)}/${r.p99MsB.toFixed(1)} ms)`)
         }
       }))
     } catch (err) {

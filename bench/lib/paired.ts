@@ -38,9 +38,12 @@ export interface PairRound {
   rpsB: number
   cpuUsA: number
   cpuUsB: number
+  p99MsA: number
+  p99MsB: number
   /** a / b */
   rpsRatio: number
   cpuRatio: number
+  p99Ratio: number
 }
 
 export interface PairResult {
@@ -51,6 +54,7 @@ export interface PairResult {
   rpsRatio: number
   cpuRatio: number
   cpuRatioRange: [number, number]
+  p99Ratio: number
 }
 
 interface Running { side: PairSide, proc: Started, url: string }
@@ -77,14 +81,14 @@ export async function runPaired (options: PairOptions): Promise<PairResult> {
       const measured = running.map((r, i) => {
         const res = results[i] as Awaited<ReturnType<typeof runWrk>>
         const acked = Math.max(1, res.completed - res.non2xx)
-        return { name: r.side.name, rps: acked / (res.durationUs / 1e6), cpuUs: (cpuTimeUs(r.proc.pid) - (cpu0[i] as number)) / acked, non2xx: res.non2xx + res.errors }
+        return { name: r.side.name, rps: acked / (res.durationUs / 1e6), cpuUs: (cpuTimeUs(r.proc.pid) - (cpu0[i] as number)) / acked, p99Ms: res.p99Us / 1000, non2xx: res.non2xx + res.errors }
       })
       const failed = measured.find((m) => m.non2xx > 0)
       if (failed !== undefined) throw new Error(`paired ${failed.name}: ${failed.non2xx} non-2xx answers or errors`)
       const a = measured.find((m) => m.name === options.a.name)
       const b = measured.find((m) => m.name === options.b.name)
       if (a === undefined || b === undefined) throw new Error('paired: a side is missing')
-      const r: PairRound = { rpsA: a.rps, rpsB: b.rps, cpuUsA: a.cpuUs, cpuUsB: b.cpuUs, rpsRatio: a.rps / b.rps, cpuRatio: a.cpuUs / b.cpuUs }
+      const r: PairRound = { rpsA: a.rps, rpsB: b.rps, cpuUsA: a.cpuUs, cpuUsB: b.cpuUs, p99MsA: a.p99Ms, p99MsB: b.p99Ms, rpsRatio: a.rps / b.rps, cpuRatio: a.cpuUs / b.cpuUs, p99Ratio: a.p99Ms / b.p99Ms }
       rounds.push(r)
       options.onRound?.(r, round)
     } finally {
@@ -99,6 +103,7 @@ export async function runPaired (options: PairOptions): Promise<PairResult> {
     rounds,
     rpsRatio: median(rounds.map((r) => r.rpsRatio)),
     cpuRatio: median(cpu),
-    cpuRatioRange: [cpu[0] ?? NaN, cpu.at(-1) ?? NaN]
+    cpuRatioRange: [cpu[0] ?? NaN, cpu.at(-1) ?? NaN],
+    p99Ratio: median(rounds.map((r) => r.p99Ratio))
   }
 }
