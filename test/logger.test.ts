@@ -29,3 +29,20 @@ t.test('the secret and authorization headers are redacted by path', async (t) =>
   log.info({ req: { headers: { authorization: 'Bearer abc', 'x-telegram-bot-api-secret-token': 'xyz', host: 'h' } } }, 'request')
   t.match(logs.entries[0], { req: { headers: { authorization: REDACTED, 'x-telegram-bot-api-secret-token': REDACTED, host: 'h' } } })
 })
+
+// Fastify runs without a logger of its own (src/app.ts): what it logs must still reach ours.
+t.test('Fastify\'s own warnings and app.log reach our logger, request lines with their reqId, secrets scrubbed', async (t) => {
+  const { buildTestApp } = await import('./helpers/app.js')
+  const { app, logs } = await buildTestApp(t)
+  app.get('/twice', async (_request, reply) => {
+    await reply.send('first')
+    await reply.send('second') // Fastify warns: the reply was already sent
+  })
+  app.log.info(`a line through app.log with ${TOKEN}`)
+  const res = await app.inject({ method: 'GET', url: '/twice' })
+  t.equal(res.body, 'first')
+  const warning = logs.entries.find((e) => (e.err as { code?: string } | undefined)?.code === 'FST_ERR_REP_ALREADY_SENT')
+  t.match(warning, { level: 40, reqId: /^req-/ }, 'Fastify\'s warning, on request.log, with the request id')
+  t.match(logs.find('a line through app.log'), [{ level: 30, msg: `a line through app.log with ${REDACTED}` }])
+  t.notOk(logs.raw.join('').includes(TOKEN), 'the token never reached the output')
+})
