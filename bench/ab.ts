@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runPaired, type PairSide } from './lib/paired.js'
 import { canPin, freePort, killStarted, pinSelf, startNode, waitForHttp } from './lib/proc.js'
+import { SECRET } from './lib/settings.js'
+import { runWrk } from './lib/wrk.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = resolve(HERE, '..', '..', '..')
@@ -61,15 +63,13 @@ async function main (): Promise<void> {
       rounds,
       durationS,
       warmupS: 2,
-      connections,
       stubUrl,
       logDir,
-      benchDir: BENCH_DIR,
       pin,
-      nextSequence: () => {
+      load: async (url, seconds) => {
         const sequence = { firstUpdateId: nextId, firstUserId: 500_000_000, users: 1000 }
         nextId += 20_000_000
-        return sequence
+        return await runWrk({ url, secret: SECRET, connections, durationS: seconds, sequence, benchDir: BENCH_DIR, scratchDir: logDir, ...(pin && { cpu: 1 }) })
       },
       onRound: (r, i) => {
         console.log(`r${i}: A ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | B ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)}`)

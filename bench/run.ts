@@ -87,7 +87,7 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --max-others PCT     measure a contender again when other processes used more than PCT% of a CPU in its
                        window (a shared machine; default 15), up to --retries times (default 2), keeping the quietest
   --paired N           paired phase: rounds in which ingress-noop and naive-telegraf each run at the same time as
-                       bare-fastify, sharing CPU 0 (steady ratios on a noisy machine; default 6, 0 = none; needs wrk)
+                       bare-fastify, sharing CPU 0 (steady ratios on a noisy machine; default 6, smoke 1, 0 = none)
   --baseline DIR       A/B: also run ingress-noop from another compiled copy of the bench (e.g. dist/bench-base,
                        made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
 
@@ -166,7 +166,7 @@ function parseOptions (): Options {
     baseline: values.baseline,
     maxOthersPct: num(values['max-others'], 15, 'max-others'),
     retries: smoke ? 0 : num(values.retries, 2, 'retries'),
-    paired: smoke ? 0 : num(values.paired, 6, 'paired')
+    paired: num(values.paired, smoke ? 1 : 6, 'paired')
   }
 }
 
@@ -365,10 +365,6 @@ const PAIRS: Array<[string, string]> = [['ingress-noop', FLOOR], ['naive-telegra
 async function pairedPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
   const { options } = run
   if (options.paired < 1) return []
-  if (run.loadgen !== 'wrk') {
-    console.log('paired phase skipped: it needs wrk')
-    return []
-  }
   const results: PairResult[] = []
   for (const [aName, bName] of PAIRS) {
     const a = selected.find((c) => c.name === aName)
@@ -383,12 +379,10 @@ async function pairedPhase (run: Run, selected: Contender[], failures: string[])
         rounds: options.paired,
         durationS: options.durationS,
         warmupS: options.warmupS,
-        connections: options.connections,
         stubUrl: run.stubUrl,
         logDir: run.logDir,
-        benchDir: BENCH_DIR,
         pin: run.pin,
-        nextSequence: () => sequenceFor(run),
+        load: async (url, seconds) => await applyLoad(run, url, seconds),
         onRound: (r, i) => {
           console.log(`  r${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)} p99 ${r.p99Ratio.toFixed(2)} (${r.p99MsA.toFixed(1)}/${r.p99MsB.toFixed(1)} ms)`)
         }
@@ -468,6 +462,7 @@ async function main (): Promise<number> {
   console.log('')
   console.log(formatSummary(summaries))
   if (options.smoke) {
+    if (paired.length > 0) console.log(`\n${formatPaired(paired)}`)
     console.log('\n(smoke: Node load with few connections; the figures above are not a measurement)')
   } else {
     console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
@@ -497,7 +492,7 @@ async function main (): Promise<number> {
     console.log(`\n${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`)
     return 1
   }
-  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once`)
+  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side`)
   return 0
 }
 

@@ -6,9 +6,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cpuTimeUs, freePort, startNode, stopProcess, waitForHttp, type Started } from './proc.js'
 import { median } from './report.js'
-import { contenderEnv, SECRET } from './settings.js'
-import type { Sequence } from './updates.js'
-import { runWrk } from './wrk.js'
+import { contenderEnv } from './settings.js'
+import type { LoadResult } from './node-load.js'
+
+/** Puts load on one server for `seconds` (wrk in a full run, the Node load generator in the smoke). */
+export type PairLoad = (url: string, seconds: number) => Promise<Pick<LoadResult, 'completed' | 'non2xx' | 'errors' | 'durationUs' | 'p99Us'>>
 
 export interface PairSide {
   name: string
@@ -23,13 +25,10 @@ export interface PairOptions {
   rounds: number
   durationS: number
   warmupS: number
-  /** Connections per side. */
-  connections: number
   stubUrl: string
   logDir: string
-  benchDir: string
   pin: boolean
-  nextSequence: () => Sequence
+  load: PairLoad
   onRound?: (round: PairRound, index: number) => void
 }
 
@@ -73,13 +72,11 @@ export async function runPaired (options: PairOptions): Promise<PairResult> {
         running.push({ side, proc, url: `http://127.0.0.1:${port}/telegram/webhook` })
         await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
       }
-      const load = async (r: Running, seconds: number): ReturnType<typeof runWrk> =>
-        await runWrk({ url: r.url, secret: SECRET, connections: options.connections, durationS: seconds, sequence: options.nextSequence(), benchDir: options.benchDir, scratchDir: options.logDir, ...(options.pin && { cpu: 1 }) })
-      if (options.warmupS > 0) await Promise.all(running.map(async (r) => await load(r, options.warmupS)))
+      if (options.warmupS > 0) await Promise.all(running.map(async (r) => await options.load(r.url, options.warmupS)))
       const cpu0 = running.map((r) => cpuTimeUs(r.proc.pid))
-      const results = await Promise.all(running.map(async (r) => await load(r, options.durationS)))
+      const results = await Promise.all(running.map(async (r) => await options.load(r.url, options.durationS)))
       const measured = running.map((r, i) => {
-        const res = results[i] as Awaited<ReturnType<typeof runWrk>>
+        const res = results[i] as Awaited<ReturnType<PairLoad>>
         const acked = Math.max(1, res.completed - res.non2xx)
         return { name: r.side.name, rps: acked / (res.durationUs / 1e6), cpuUs: (cpuTimeUs(r.proc.pid) - (cpu0[i] as number)) / acked, p99Ms: res.p99Us / 1000, non2xx: res.non2xx + res.errors }
       })

@@ -184,7 +184,7 @@ function table (header: string[], rows: string[][]): string {
 
 export function formatPaired (paired: PairResult[]): string {
   const x = (n: number): string => Number.isFinite(n) ? `x${n.toFixed(3)}` : '-'
-  return 'paired phase: both servers at once on CPU 0, each with its own wrk; medians of the per-round ratios\n' + table(
+  return 'paired phase: both servers at the same time (sharing CPU 0 when pinned), each with its own load; medians of the per-round ratios\n' + table(
     ['pair', 'rounds', 'updates/s ratio', 'CPU/update ratio', 'CPU ratio range', 'p99 ratio', 'p99 ratio range'],
     paired.map((p) => {
       const p99 = p.rounds.map((r) => r.p99Ratio)
