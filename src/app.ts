@@ -74,9 +74,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const log = createLogger(scrubber, options.logStream, initialLevel(options.env.LOG_LEVEL))
   const app = Fastify({
     // Fastify is given no logger of its own. With one, it adds two response listeners and a clock
-    // reading to every request, for the "request completed" line we turn off anyway: about 9% of
-    // the CPU per update (bench/README.md). request.log is still ours: the factory below makes it,
-    // lazily (no pino child until a request logs its first line), and app.log is set just after.
+    // reading to every request, for the "request completed" line we turn off anyway: about 3% of
+    // the CPU per update in an A/B run (bench/README.md). request.log is still ours: the factory
+    // below makes it, lazily (no pino child until a request logs its first line), and app.log is
+    // set just after.
     logger: false,
     childLoggerFactory: lazyRequestLoggerFactory(log),
     // No "incoming request" line either: one line per request would cost most of all.

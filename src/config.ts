@@ -1,6 +1,7 @@
 // The whole configuration in one typed place: the environment schema (validated by @fastify/env at
 // start-up), the cross-field rules it cannot express, and the values derived from them.
 import { createHmac } from 'node:crypto'
+import { DEFAULT_MAX_BACKLOG } from './ingress/ingress.js'
 
 export const OFFICIAL_API_ROOT = 'https://api.telegram.org'
 export const WEBHOOK_PATH_SUFFIX = '/telegram/webhook'
@@ -31,7 +32,7 @@ export const envSchema = {
     TELEGRAM_MAX_CONNECTIONS: { type: 'integer', minimum: 1, maximum: 100, default: 100 },
     TELEGRAM_ALLOWED_UPDATES: { type: 'string' },
     TELEGRAM_HANDLER_BUDGET_MS: { type: 'integer', minimum: 0, maximum: TELEGRAM_RESPONSE_TIMEOUT_MS - 1, default: 5000 },
-    TELEGRAM_MAX_BACKLOG: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+    TELEGRAM_MAX_BACKLOG: { type: 'integer', minimum: 1, maximum: 1_000_000, default: DEFAULT_MAX_BACKLOG },
     TELEGRAM_MINI_APP_URL: { type: 'string' },
     TELEGRAM_API_ROOT: { type: 'string', default: OFFICIAL_API_ROOT },
     TELEGRAM_DELETE_WEBHOOK_FOR_POLLING: { type: 'boolean', default: false },

@@ -51,7 +51,7 @@ export class Deadlines {
     return entry
   }
 
-  /** Deadlines not yet fired or cancelled. O(n): for tests and stats. */
+  /** Deadlines not yet fired or cancelled. O(n): for tests. */
   get size (): number {
     let n = 0
     for (let e = this.#head; e !== undefined; e = e.next) n++

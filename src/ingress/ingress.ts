@@ -41,7 +41,7 @@ export interface IngressStats {
   queuedChats: number
 }
 
-export const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
+const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
 export const DEFAULT_MAX_BACKLOG = 10_000
 
 export class HandlerTimeoutError extends Error {
