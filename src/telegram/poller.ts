@@ -6,8 +6,8 @@ import type { Log } from '../logger.js'
 import type { Telegram } from 'telegraf'
 import type { Update } from 'telegraf/types'
 import type { Ingress } from '../ingress/ingress.js'
-import { describeError, isBadToken, isRetryable, retryAfterSeconds, telegramCode } from './errors.js'
-import { BAD_TOKEN_MESSAGE, StartupError } from './startup.js'
+import { describeError, telegramCode } from './errors.js'
+import { retryDelayMs, StartupError } from './startup.js'
 
 const CONFLICT_ADVICE: Array<[string, string]> = [
   ['terminated by other getUpdates request', 'Another process is polling with this bot token. Only one process may poll a bot: stop the other instance, or use a separate bot token for development.'],
@@ -31,6 +31,7 @@ export interface PollerOptions {
 export class Poller {
   readonly #abort = new AbortController()
   #done: Promise<void> | undefined
+  #ended = false
 
   constructor (
     private readonly telegram: Telegram,
@@ -41,12 +42,13 @@ export class Poller {
 
   /** Starts polling; the promise settles when polling ends, rejecting with a StartupError on a 409 or bad token. */
   start (): Promise<void> {
-    this.#done ??= this.#loop()
+    this.#done ??= this.#loop().finally(() => { this.#ended = true })
     return this.#done
   }
 
+  /** Started and not ended: false after stop(), and after a 409, a bad token or shutdown ended it. */
   get running (): boolean {
-    return this.#done !== undefined && !this.#abort.signal.aborted
+    return this.#done !== undefined && !this.#ended && !this.#abort.signal.aborted
   }
 
   async stop (): Promise<void> {
@@ -56,7 +58,7 @@ export class Poller {
 
   async #loop (): Promise<void> {
     const { signal } = this.#abort
-    const { timeoutSeconds = 30, retryDelayMs = 1000 } = this.options
+    const { timeoutSeconds = 30, retryDelayMs: retryDelay = 1000 } = this.options
     let offset = 0
     let failures = 0
     while (!signal.aborted) {
@@ -72,9 +74,7 @@ export class Poller {
       } catch (err) {
         if (signal.aborted) return
         if (telegramCode(err) === 409) throw new StartupError(conflictMessage((err as { description: string }).description))
-        if (isBadToken(err)) throw new StartupError(BAD_TOKEN_MESSAGE)
-        if (!isRetryable(err)) throw new StartupError(`getUpdates failed: ${describeError(err)}`)
-        const delayMs = (retryAfterSeconds(err) ?? 0) * 1000 || Math.min(30_000, retryDelayMs * 2 ** failures++)
+        const delayMs = retryDelayMs('getUpdates', err, ++failures, retryDelay)
         this.log.warn({ delay_ms: delayMs, error: describeError(err) }, 'getUpdates failed, retrying')
         await sleep(delayMs, undefined, { signal }).catch(() => {})
         continue

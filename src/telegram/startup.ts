@@ -22,20 +22,26 @@ export interface RetryOptions {
 }
 
 /**
- * Calls `call` until it succeeds, retrying what may pass (no answer, 429, 5xx) with exponential
- * backoff (or Telegram's retry_after). A bad token is final at once.
+ * What a failed call to Telegram means for a loop that retries it: a StartupError, thrown, when
+ * retrying cannot help (a bad token, any other 4xx); otherwise how long to wait before try number
+ * `attempt + 1`: Telegram's retry_after, or a backoff doubling from baseDelayMs up to maxDelayMs.
  */
+export function retryDelayMs (what: string, err: unknown, attempt: number, baseDelayMs: number, maxDelayMs = 30_000): number {
+  if (isBadToken(err)) throw new StartupError(BAD_TOKEN_MESSAGE)
+  if (!isRetryable(err)) throw new StartupError(`${what} failed: ${describeError(err)}`)
+  const retryAfter = retryAfterSeconds(err)
+  return retryAfter !== undefined ? retryAfter * 1000 : Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1))
+}
+
+/** Calls `call` until it succeeds, at most `attempts` times, waiting as retryDelayMs says. */
 export async function withRetry<T> (what: string, call: () => Promise<T>, log: Log, options: RetryOptions = {}): Promise<T> {
   const { attempts = 8, baseDelayMs = 500, maxDelayMs = 30_000, signal } = options
   for (let attempt = 1; ; attempt++) {
     try {
       return await call()
     } catch (err) {
-      if (isBadToken(err)) throw new StartupError(BAD_TOKEN_MESSAGE)
-      if (!isRetryable(err)) throw new StartupError(`${what} failed: ${describeError(err)}`)
+      const delayMs = retryDelayMs(what, err, attempt, baseDelayMs, maxDelayMs)
       if (attempt >= attempts) throw new StartupError(`${what} failed ${attempts} times, giving up: ${describeError(err)}`)
-      const retryAfter = retryAfterSeconds(err)
-      const delayMs = retryAfter !== undefined ? retryAfter * 1000 : Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1))
       log.warn({ attempt, delay_ms: delayMs, error: describeError(err) }, `${what} failed, retrying`)
       await sleep(delayMs, undefined, { signal })
     }

@@ -141,6 +141,7 @@ t.test('poller: a 409 from another getUpdates fails fast with the reason', async
   t.match((err as Error).message, /Another process is polling with this bot token/)
   t.ok(Date.now() - started < 5000, 'no silent 30 s hang')
   t.equal(api.callsOf('getUpdates').length, 1, 'not retried')
+  t.equal(poller.running, false, 'ended polling is not reported as running (webhook-info would say "polling")')
 })
 
 t.test('poller: transient failures are retried', async (t) => {
@@ -152,8 +153,26 @@ t.test('poller: transient failures are retried', async (t) => {
   const poller = new Poller(telegram, ingress, quiet, { allowedUpdates: undefined, timeoutSeconds: 0, retryDelayMs: 1 })
   poller.start().catch(() => {})
   while (handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(poller.running, true)
   await poller.stop()
   t.same(handled, [50])
+})
+
+t.test('poller: a 429 waits Telegram\'s retry_after, as start-up retries do', async (t) => {
+  const { api, telegram } = await telegramFor(t)
+  let n = 0
+  api.on('getUpdates', () => (++n === 1 ? { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } } : n === 2 ? { result: [textUpdate('x', 1, 60)] } : { result: [] }))
+  const handled: number[] = []
+  const warnings: unknown[] = []
+  const log = { ...quiet, warn: (obj: unknown) => { warnings.push(obj) } }
+  const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async (u) => { handled.push(u.update_id) } })
+  const poller = new Poller(telegram, ingress, log, { allowedUpdates: undefined, timeoutSeconds: 0, retryDelayMs: 1 })
+  const started = Date.now()
+  poller.start().catch(() => {})
+  while (handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await poller.stop()
+  t.ok(Date.now() - started >= 950, 'waited the second Telegram asked for, not the 1 ms backoff')
+  t.match(warnings, [{ delay_ms: 1000 }])
 })
 
 t.test('the other 409 texts get their own advice', async (t) => {
