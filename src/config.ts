@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto'
 import { DEFAULT_MAX_BACKLOG } from './ingress/ingress.js'
 
-export const OFFICIAL_API_ROOT = 'https://api.telegram.org'
+const OFFICIAL_API_ROOT = 'https://api.telegram.org'
 export const WEBHOOK_PATH_SUFFIX = '/telegram/webhook'
 // Telegram only delivers to these ports (core.telegram.org/bots/webhooks); a local Bot API server
 // (telegram-bot-api --local) accepts any port and plain http.
@@ -18,7 +18,7 @@ export const KNOWN_UPDATE_TYPES = new Set([
 ])
 export const SECRET_TOKEN_PATTERN = '^[A-Za-z0-9_-]{1,256}$'
 // Telegram waits 60 s for an answer, then counts the delivery as failed and sends the update again.
-export const TELEGRAM_RESPONSE_TIMEOUT_MS = 60_000
+const TELEGRAM_RESPONSE_TIMEOUT_MS = 60_000
 
 export const envSchema = {
   type: 'object',
@@ -94,7 +94,7 @@ export class ConfigError extends Error {
 }
 
 /** Telegram accepts plain http and any port only from a local Bot API server. */
-export function isOfficialApiRoot (apiRoot: string): boolean {
+function isOfficialApiRoot (apiRoot: string): boolean {
   return new URL(apiRoot).hostname === 'api.telegram.org'
 }
 
@@ -159,7 +159,8 @@ export function resolveConfig (env: RawEnv): Config {
     throw new ConfigError('TELEGRAM_API_ROOT', 'must be an http:// or https:// URL such as https://api.telegram.org')
   }
 
-  const webhookUrl = env.TELEGRAM_WEBHOOK_URL === '' ? undefined : env.TELEGRAM_WEBHOOK_URL
+  // Empty strings never get here: buildApp drops them before the schema (compose env_file blanks).
+  const webhookUrl = env.TELEGRAM_WEBHOOK_URL
   if (env.TELEGRAM_USE_WEBHOOK && webhookUrl === undefined) {
     throw new ConfigError('TELEGRAM_WEBHOOK_URL', `is required in webhook mode (TELEGRAM_USE_WEBHOOK=true): the public https:// URL Telegram posts to, ending in ${WEBHOOK_PATH_SUFFIX}`)
   }
@@ -168,7 +169,7 @@ export function resolveConfig (env: RawEnv): Config {
     if (problem !== undefined) throw new ConfigError('TELEGRAM_WEBHOOK_URL', problem)
   }
 
-  const miniAppUrl = env.TELEGRAM_MINI_APP_URL === '' ? undefined : env.TELEGRAM_MINI_APP_URL
+  const miniAppUrl = env.TELEGRAM_MINI_APP_URL
   const miniProblem = miniAppUrl === undefined ? undefined : httpsUrlProblem(miniAppUrl)
   if (miniProblem !== undefined) throw new ConfigError('TELEGRAM_MINI_APP_URL', miniProblem)
 

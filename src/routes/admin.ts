@@ -37,7 +37,7 @@ function checkFields (body: Record<string, unknown>, allowed: string[]): string 
 }
 
 /** The set-webhook body, checked like the configuration, with the configuration's defaults. */
-export function parseSetWebhookBody (body: unknown, config: Config): Parsed<SetWebhookParams> {
+function parseSetWebhookBody (body: unknown, config: Config): Parsed<SetWebhookParams> {
   const object = asObject(body)
   if (!object.ok) return object
   const b = object.value
@@ -63,7 +63,7 @@ export function parseSetWebhookBody (body: unknown, config: Config): Parsed<SetW
   return { ok: true, value: { url, max_connections: maxConnections, drop_pending_updates: drop, allowed_updates: allowed as string[] | undefined } }
 }
 
-export function parseDeleteWebhookBody (body: unknown): Parsed<{ drop_pending_updates: boolean }> {
+function parseDeleteWebhookBody (body: unknown): Parsed<{ drop_pending_updates: boolean }> {
   const object = asObject(body)
   if (!object.ok) return object
   const unknownField = checkFields(object.value, ['drop_pending_updates'])

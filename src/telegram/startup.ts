@@ -34,7 +34,7 @@ export function retryDelayMs (what: string, err: unknown, attempt: number, baseD
 }
 
 /** Calls `call` until it succeeds, at most `attempts` times, waiting as retryDelayMs says. */
-export async function withRetry<T> (what: string, call: () => Promise<T>, log: Log, options: RetryOptions = {}): Promise<T> {
+async function withRetry<T> (what: string, call: () => Promise<T>, log: Log, options: RetryOptions = {}): Promise<T> {
   const { attempts = 8, baseDelayMs = 500, maxDelayMs = 30_000, signal } = options
   for (let attempt = 1; ; attempt++) {
     try {
