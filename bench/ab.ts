@@ -50,13 +50,13 @@ async function main (): Promise<void> {
   const stubPort = await freePort()
   const stub = startNode(join(HERE, 'bot-api-stub.js'), { ...process.env, PORT: String(stubPort) }, join(logDir, 'bot-api-stub.log'), pin ? 1 : undefined)
   const stubUrl = `http://127.0.0.1:${stubPort}`
-  await waitForHttp(`${stubUrl}/__bench/stats`, stub, 30_000)
   const bot = { BENCH_BOT: values.bot as string }
   const a: PairSide = { name: 'A', script: resolve(HERE, values.a ?? join('contenders', 'ingress.js')), env: { ...bot, ...envList(values['a-env']) } }
   const b: PairSide = { name: 'B', script: values.b !== undefined ? resolve(HERE, values.b) : resolve(values.baseline as string, 'bench', 'contenders', 'ingress.js'), env: { ...bot, ...envList(values['b-env']) } }
   console.log(`A = ${a.script} ${values['a-env']}\nB = ${b.script} ${values['b-env']}`)
   let nextId = 100_000_000
   try {
+    await waitForHttp(`${stubUrl}/__bench/stats`, stub, 30_000)
     const result = await runPaired({
       a,
       b,

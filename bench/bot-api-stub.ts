@@ -25,7 +25,7 @@ export interface StubStats {
   maxInFlight: number
   /** TCP connections the bot opened to the Bot API. */
   connections: number
-  /** When the last reply naming an update arrived (epoch ms; 0 = none yet). */
+  /** When the stub last answered a sendMessage, so that a handler could finish (epoch ms; 0 = none yet). */
   lastReplyAt: number
   ids?: number[]
 }
@@ -95,7 +95,6 @@ export async function startBotApiStub (port: number, latencyMs: number): Promise
         const id = HANDLED.exec(text)?.[1]
         if (id !== undefined) {
           replies++
-          lastReplyAt = Date.now()
           repliesPerUpdate.set(Number(id), (repliesPerUpdate.get(Number(id)) ?? 0) + 1)
         }
         return { message_id: ++messageId, from: { id: BENCH_BOT_ID, is_bot: true, first_name: 'Bench' }, chat: { id: params.chat_id, type: 'private' }, date: Math.floor(Date.now() / 1000), text }
@@ -125,11 +124,17 @@ export async function startBotApiStub (port: number, latencyMs: number): Promise
         return json(res, 400, { ok: false, error_code: 400, description: 'Bad Request: the bench stub takes JSON only' })
       }
       const result = answer(method, params)
-      if (method !== 'sendMessage' || latencyMs <= 0) return json(res, 200, { ok: true, result })
+      if (method !== 'sendMessage') return json(res, 200, { ok: true, result })
+      // lastReplyAt: when the bot gets its answer, so the handler can finish (not when it asked).
+      const send = (): void => {
+        lastReplyAt = Date.now()
+        json(res, 200, { ok: true, result })
+      }
+      if (latencyMs <= 0) return send()
       if (++inFlight > maxInFlight) maxInFlight = inFlight
       setTimeout(() => {
         inFlight--
-        json(res, 200, { ok: true, result })
+        send()
       }, latencyMs)
     })
   })

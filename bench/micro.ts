@@ -98,8 +98,8 @@ const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
     const ingress = new Ingress({ handle: async () => {}, log: silentLog, budgetMs: 0 })
     return async (n) => await ingress.accept(fresh(n))
   },
-  'ingress.accept + telegraf no-op bot, budget 5000 ms': () => {
-    const ingress = new Ingress({ handle: async (update) => { await noopBot.handleUpdate(update) }, log: silentLog, budgetMs: 5000 })
+  'ingress.accept + updateRunner, no-op bot, budget 5000 ms (the service\'s path)': () => {
+    const ingress = new Ingress({ handle: updateRunner(noopBot), log: silentLog, budgetMs: 5000 })
     return async (n) => await ingress.accept(fresh(n))
   },
   'telegraf handleUpdate, no-op bot': () => async (n) => { await noopBot.handleUpdate(fresh(n)) },
