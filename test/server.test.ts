@@ -31,6 +31,7 @@ t.test('startService: getMe, sets the webhook, listens, logs one banner line', a
   t.same(api.calls.map((c) => c.method), ['getMe', 'getWebhookInfo', 'setWebhook'])
   t.match(api.webhook, { url: WEBHOOK_URL, secret_token: SECRET, max_connections: 100 })
   const [banner] = logs.find('Telegram Bot initialized')
+  t.equal(logs.find('Telegram Bot initialized').length, 1, 'one banner line, not more')
   t.match(banner, { msg: 'Telegram Bot initialized (webhook mode): @test_ingress_bot', webhook_url: WEBHOOK_URL, webhook_set_now: true })
 
   const res = await post(service.url, textUpdate('/start', 31))

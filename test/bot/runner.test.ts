@@ -49,11 +49,13 @@ t.test('updates with no matching handler pass through; features added after the 
   const bot = createTelegraf(FAKE_TOKEN, 'http://127.0.0.1:9')
   bot.botInfo = FAKE_BOT
   const run = updateRunner(bot)
-  await run(update('nobody listens', 1, 1))
   const handled: number[] = []
+  bot.use(async (ctx, next) => { handled.push(-ctx.update.update_id); await next() }) // sees every update
+  await run(update('nobody listens', 1, 1))
+  t.same(handled, [-1], 'ran through the middleware and out the end, with nothing to claim it')
   bot.on('message', (ctx) => { handled.push(ctx.update.update_id) })
   await run(update('now someone does', 1, 2))
-  t.same(handled, [2])
+  t.same(handled, [-1, -2, 2])
 })
 
 t.test('without botInfo (start-up checks not run) it falls back to handleUpdate, which calls getMe once', async (t) => {

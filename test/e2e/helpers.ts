@@ -17,8 +17,7 @@ export interface E2E extends Sandbox {
 
 /**
  * Emulator (Telegram time x0.01) + ingress, stopped on teardown; ingress logs are captured.
- * SHUTDOWN_TIMEOUT_MS is short because the ingress's stop() keeps its shutdown timer running for
- * the whole timeout even when it is done (8 s per test file at the default).
+ * SHUTDOWN_TIMEOUT_MS is short so that a test leaving a handler hung ends in 0.5 s, not 8 s.
  */
 export async function sandboxFor (t: Teardown, options: SandboxOptions = {}): Promise<E2E> {
   const logs = new LogCapture()

@@ -23,18 +23,17 @@ t.test('a deadline fires once, after its delay, unless cancelled', async (t) => 
   t.equal(deadlines.size, 0)
 })
 
-t.test('cancelling the head does not make the next deadline fire early or late', async (t) => {
+t.test('cancelling the head does not make the next deadline fire early', async (t) => {
   const deadlines = new Deadlines(60)
   const first = deadlines.add(() => { t.fail('cancelled') })
   await sleep(30)
   const started = performance.now()
-  let firedAfter = -1
-  deadlines.add(() => { firedAfter = performance.now() - started })
+  const fired = new Promise<number>((resolve) => { deadlines.add(() => { resolve(performance.now() - started) }) })
   first.cancel()
-  await sleep(45)
-  t.equal(firedAfter, -1, 'not when the cancelled head was due')
-  await sleep(60)
-  t.ok(firedAfter >= 59 && firedAfter < 200, `fired ${firedAfter.toFixed(1)} ms after it was added (delay 60)`)
+  // The timer was armed for the cancelled head (due ~30 ms from now): it must re-arm, not fire
+  // the second deadline then. Timers never fire early, so only a lower bound is asserted.
+  const firedAfter = await fired
+  t.ok(firedAfter >= 59, `fired ${firedAfter.toFixed(1)} ms after it was added, not before its 60 ms delay`)
 })
 
 t.test('deadlines added after the list emptied still fire (the timer is re-armed or reused)', async (t) => {

@@ -111,13 +111,14 @@ t.test('a handler that never finishes is given up after the handler timeout: log
 t.test('the handler budget answers "handled" when the handler wins the race, "acked-early" when the budget does', async (t) => {
   const gates = [deferred(), deferred()]
   const ingress = new Ingress({ log: quiet, budgetMs: 50, handle: async (u) => { await gates[u.update_id - 1]?.promise } })
+  const started = performance.now()
   const first = ingress.accept(update('a', 1, 1))
   const second = ingress.accept(update('b', 2, 2))
-  setTimeout(() => { gates[0]?.resolve() }, 10)
-  t.equal(await first, 'handled', 'finished after 10 ms, within the 50 ms budget')
-  const started = performance.now()
+  gates[0]?.resolve()
+  t.equal(await first, 'handled', 'finished within the 50 ms budget')
   t.equal(await second, 'acked-early')
-  t.ok(performance.now() - started >= 25, 'answered only when the budget ran out')
+  // A timer never fires early, however slow the machine: only a lower bound is safe here.
+  t.ok(performance.now() - started >= 49, 'answered only when the budget ran out')
   t.equal(ingress.stats.ackedEarly, 1)
   gates[1]?.resolve()
   t.equal(await ingress.drain(1000), true)

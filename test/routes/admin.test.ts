@@ -15,12 +15,14 @@ async function admin (app: FastifyInstance, url: string, body?: unknown, headers
 }
 
 t.test('set-webhook with no body uses the configuration and always sends the secret', async (t) => {
-  const { app, api } = await buildTestApp(t)
+  // Not the defaults (100, Telegram's own list), so a hard-coded value could not pass.
+  const { app, api } = await buildTestApp(t, { TELEGRAM_MAX_CONNECTIONS: '40', TELEGRAM_ALLOWED_UPDATES: 'message,callback_query' })
   const res = await admin(app, '/telegram/set-webhook')
   t.equal(res.statusCode, 200)
-  t.match(res.json(), { ok: true, message: 'Webhook set successfully', url: WEBHOOK_URL, maxConnections: 100 })
+  t.match(res.json(), { ok: true, message: 'Webhook set successfully', url: WEBHOOK_URL, maxConnections: 40 })
   const [call] = api.callsOf('setWebhook')
-  t.match(call?.params, { url: WEBHOOK_URL, secret_token: SECRET, max_connections: 100, drop_pending_updates: false })
+  t.match(call?.params, { url: WEBHOOK_URL, secret_token: SECRET, max_connections: 40, drop_pending_updates: false })
+  t.same(call?.params.allowed_updates, ['message', 'callback_query'])
 })
 
 t.test('set-webhook takes url, max_connections, drop_pending_updates and allowed_updates from the body', async (t) => {

@@ -53,9 +53,9 @@ t.test('getMe: retries are bounded', async (t) => {
 
 t.test('ensureWebhook sets the webhook (with the secret) when Telegram has none', async (t) => {
   const { api, telegram } = await telegramFor(t)
-  const { changed } = await ensureWebhook(telegram, setup, quiet, fast)
+  const { changed } = await ensureWebhook(telegram, { ...setup, maxConnections: 40, allowedUpdates: ['message'] }, quiet, fast)
   t.same(changed, ['no webhook is set'])
-  t.match(api.callsOf('setWebhook')[0]?.params, { url: setup.url, secret_token: 'sekret_1', max_connections: 100 })
+  t.match(api.callsOf('setWebhook')[0]?.params, { url: setup.url, secret_token: 'sekret_1', max_connections: 40, allowed_updates: ['message'] })
 })
 
 t.test('ensureWebhook is idempotent: nothing differs, no setWebhook', async (t) => {
@@ -80,9 +80,14 @@ t.test('ensureWebhook sets again when max_connections or allowed_updates differ,
 t.test('ensureWebhook waits out setWebhook\'s 429 (retry_after)', async (t) => {
   const { api, telegram } = await telegramFor(t)
   let n = 0
-  api.on('setWebhook', () => (++n === 1 ? { error_code: 429, description: 'Too Many Requests: retry after 0', parameters: { retry_after: 0 } } : { result: true }))
-  await ensureWebhook(telegram, setup, quiet, fast)
+  api.on('setWebhook', () => (++n === 1 ? { error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } } : { result: true }))
+  const warnings: unknown[] = []
+  const started = Date.now()
+  await ensureWebhook(telegram, setup, { ...quiet, warn: (obj: unknown) => { warnings.push(obj) } }, fast)
   t.equal(api.callsOf('setWebhook').length, 2)
+  t.match(warnings, [{ attempt: 1, delay_ms: 1000 }], 'Telegram\'s second, not the 1 ms backoff')
+  t.equal(warnings.length, 1)
+  t.ok(Date.now() - started >= 950, 'and it did wait')
 })
 
 t.test('polling guard: an active webhook stops start-up with its URL and the way out', async (t) => {
