@@ -69,12 +69,6 @@ function leadingInteger (text: string): number {
   return match === null ? 0 : Number.parseInt(match[0], 10)
 }
 
-export function argsFromObject (object: Record<string, unknown>): RequestArgs {
-  const values = new Map<string, string>()
-  mergeObject(values, object)
-  return new RequestArgs(values)
-}
-
 function mergeObject (values: Map<string, string>, object: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(object)) {
     if (value === undefined || value === null) continue

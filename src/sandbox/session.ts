@@ -33,8 +33,6 @@ export interface Sandbox {
   /** The control API of the sandbox bot: act as a user, read the bot's replies. */
   bot: BotControl
   service: RunningService
-  /** The port the ingress listens on (chosen before start, because the webhook URL names it). */
-  ingressPort: number
   /** The environment the ingress was started with. */
   env: Record<string, string | undefined>
   stop: () => Promise<void>
@@ -54,7 +52,6 @@ export async function startSandbox (options: SandboxOptions = {}): Promise<Sandb
       emulator,
       bot: emulator.control.bot(SANDBOX_TOKEN),
       service,
-      ingressPort,
       env,
       // Telegram goes first, so nothing new is delivered while the ingress drains.
       stop: async () => {
@@ -86,7 +83,7 @@ function sandboxEnv (apiRoot: string, ingressPort: number, options: SandboxOptio
  * starts, so PORT=0 cannot be used; another process could take the port in between, which on a
  * developer machine is rare enough.
  */
-export async function freePort (): Promise<number> {
+async function freePort (): Promise<number> {
   const server = net.createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

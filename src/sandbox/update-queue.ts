@@ -67,10 +67,6 @@ export class UpdateQueue {
     this.onExpired(item)
   }
 
-  has (id: number): boolean {
-    return this.items.some((item) => item.id === id)
-  }
-
   remove (id: number): void {
     this.items = this.items.filter((item) => item.id !== id)
   }
