@@ -64,7 +64,7 @@ export interface WebhookSetup extends WebhookTarget {
 export async function ensureWebhook (telegram: Telegram, setup: WebhookSetup, log: Log, options?: RetryOptions): Promise<{ changed: string[], info: WebhookInfo }> {
   const info = await withRetry('getWebhookInfo', () => telegram.getWebhookInfo(), log, options)
   const changed = webhookDrift(info, setup)
-  if (secretLooksStale(info)) changed.push('Telegram\'s last delivery got 401 (stale secret_token)')
+  if (secretLooksStale(info, Date.now() / 1000)) changed.push('Telegram\'s last delivery got 401 (stale secret_token)')
   if (changed.length === 0) return { changed, info }
   await withRetry('setWebhook', () => telegram.setWebhook(setup.url, {
     secret_token: setup.secret,

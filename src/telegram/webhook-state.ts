@@ -44,8 +44,13 @@ export function webhookDrift (info: WebhookInfo, target: WebhookTarget): string[
  * getWebhookInfo never shows the secret_token, so a secret that changed since the last setWebhook
  * is only visible in its effect: Telegram's deliveries get our 401.
  */
-export function secretLooksStale (info: WebhookInfo): boolean {
-  return info.last_error_message?.includes('401') === true
+export function secretLooksStale (info: WebhookInfo, nowSeconds: number): boolean {
+  return recentError(info, nowSeconds) && info.last_error_message?.includes('401') === true
+}
+
+/** Telegram keeps the last delivery error until something replaces it: only the last hour's counts. */
+function recentError (info: WebhookInfo, nowSeconds: number): boolean {
+  return info.last_error_date !== undefined && nowSeconds - info.last_error_date < 3600
 }
 
 export function judgeWebhook (info: WebhookInfo, target: WebhookTarget, nowSeconds: number): Omit<WebhookReport, 'checkedAt'> {
@@ -57,10 +62,10 @@ export function judgeWebhook (info: WebhookInfo, target: WebhookTarget, nowSecon
     return { ...base, ok: false, verdict: 'mismatch', reason: `Telegram delivers to ${info.url}, not to the configured ${target.url}. Restart the service or POST /telegram/set-webhook to point it here.`, warnings: [] }
   }
   const warnings = webhookDrift(info, target)
-  if (info.last_error_date !== undefined && nowSeconds - info.last_error_date < 3600) {
-    const when = new Date(info.last_error_date * 1000).toISOString()
+  if (recentError(info, nowSeconds)) {
+    const when = new Date((info.last_error_date ?? 0) * 1000).toISOString()
     warnings.push(`Telegram's delivery failed at ${when}: ${info.last_error_message ?? 'no message'}`)
-    if (secretLooksStale(info)) warnings.push('A 401 means the secret_token at Telegram differs from TELEGRAM_WEBHOOK_SECRET: POST /telegram/set-webhook or restart to send it again.')
+    if (secretLooksStale(info, nowSeconds)) warnings.push('A 401 means the secret_token at Telegram differs from TELEGRAM_WEBHOOK_SECRET: POST /telegram/set-webhook or restart to send it again.')
   }
   if (info.pending_update_count > 0) warnings.push(`${info.pending_update_count} updates are waiting at Telegram`)
   return { ...base, ok: true, verdict: 'ok', reason: 'Telegram delivers to the configured webhook URL.', warnings }
