@@ -2,6 +2,7 @@
 // (registered through its own start-up) hands updates to the bot, the bot's replies come back.
 import t from 'tap'
 import { VOICE_ACK_TEXT } from '../../src/bot/handlers/voice.js'
+import { features, type BotFeature } from '../../src/bot/index.js'
 import { SANDBOX_TOKEN } from '../../src/sandbox/session.js'
 import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
 import { callApi, pause, waitUntil } from '../sandbox/helpers.js'
@@ -48,8 +49,16 @@ t.test('every delivery carries the secret; a wrong one is refused and redelivere
   t.match(reply?.message, { text: /^Welcome/ }, 'the pending update is delivered once the secret matches')
 })
 
-t.test('per-chat order: each chat gets its replies in the order it wrote', async (t) => {
-  const sandbox = await sandboxFor(t)
+t.test('per-chat order: each chat gets its replies in the order it wrote, even when acks go first', async (t) => {
+  // Budget 0 acks each update at once, so Telegram (the emulator) sends a chat's next update while
+  // the slow /start is still running: only the ingress's chat queue keeps the replies in order.
+  const slowStart: BotFeature = (bot) => {
+    bot.use(async (ctx, next) => {
+      if (ctx.text?.startsWith('/start') === true) await pause(40)
+      await next()
+    })
+  }
+  const sandbox = await sandboxFor(t, { env: { TELEGRAM_HANDLER_BUDGET_MS: '0' }, features: [slowStart, ...features] })
   const users = [1, 2, 3, 4, 5].map((n) => ({ ...SANDBOX_USER, id: 200 + n, first_name: `User${n}` }))
   for (const from of users) {
     sandbox.bot.injectCommand('start', '', { from })
