@@ -1,5 +1,6 @@
 import t from 'tap'
-import { Telegraf } from 'telegraf'
+import type { Telegraf } from 'telegraf'
+import { createTelegraf } from '../../src/bot/index.js'
 import { Ingress } from '../../src/ingress/ingress.js'
 import { conflictMessage, Poller } from '../../src/telegram/poller.js'
 import { BAD_TOKEN_MESSAGE, checkToken, ensureWebhook, guardPolling, StartupError } from '../../src/telegram/startup.js'
@@ -13,7 +14,7 @@ const setup = { url: 'https://bot.example.com/telegram/webhook', maxConnections:
 async function telegramFor (t: { teardown: (fn: () => unknown) => void }): Promise<{ api: FakeBotApi, telegram: Telegraf['telegram'] }> {
   const api = await startFakeBotApi()
   t.teardown(() => api.close())
-  return { api, telegram: new Telegraf(FAKE_TOKEN, { telegram: { apiRoot: api.apiRoot } }).telegram }
+  return { api, telegram: createTelegraf(FAKE_TOKEN, api.apiRoot).telegram }
 }
 
 t.test('getMe: a 401 is a clear start-up error without the token', async (t) => {

@@ -1,0 +1,179 @@
+// The pool client against Telegraf's own: the same requests on the wire, the same results and the
+// same errors, and multipart calls still built by Telegraf.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { Telegraf, TelegramError } from 'telegraf'
+import { createTelegraf } from '../../src/bot/index.js'
+import { mayNeedMultipart } from '../../src/telegram/api-client.js'
+import { isRetryable, retryAfterSeconds } from '../../src/telegram/errors.js'
+import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+
+interface Seen { method: string, url: string, contentType: string, body: string }
+type Reply = (res: ServerResponse, seen: Seen) => void
+
+const okJson: Reply = (res, seen) => {
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, result: { echo: seen.url.split('/').pop() } }))
+}
+
+/** A raw HTTP server that records each request as it came and answers with `reply`. */
+async function rawApi (t: { teardown: (fn: () => unknown) => void }, reply: Reply = okJson): Promise<{ root: string, seen: Seen[], setReply: (r: Reply) => void }> {
+  const seen: Seen[] = []
+  let current = reply
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const entry = { method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'] ?? '', body: Buffer.concat(chunks).toString('utf8') }
+      seen.push(entry)
+      current(res, entry)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+  return { root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, setReply: (r) => { current = r } }
+}
+
+type Tg = Telegraf['telegram']
+const clients = (apiRoot: string): { pool: Tg, telegraf: Tg } => ({
+  pool: createTelegraf(FAKE_TOKEN, apiRoot).telegram,
+  telegraf: new Telegraf(FAKE_TOKEN, { telegram: { apiRoot, webhookReply: false } }).telegram
+})
+
+t.test('a JSON call reaches the same path with the same body as through Telegraf, and returns the result', async (t) => {
+  for (const prefix of ['', '/custom/root/']) {
+    const api = await rawApi(t)
+    const { pool, telegraf } = clients(api.root + prefix)
+    const extra = { parse_mode: 'HTML' as const, reply_markup: { inline_keyboard: [[{ text: 'open', url: 'https://example.com' }]] }, link_preview_options: { url: 'https://example.com/p' }, disable_notification: undefined }
+    const viaPool = await pool.sendMessage(42, 'hi <b>there</b>', extra)
+    const viaTelegraf = await telegraf.sendMessage(42, 'hi <b>there</b>', extra)
+    t.same(viaPool, { echo: 'sendMessage' })
+    t.same(viaPool, viaTelegraf)
+    t.equal(api.seen.length, 2)
+    const [ours, theirs] = api.seen as [Seen, Seen]
+    t.equal(ours.method, 'POST')
+    t.equal(ours.url, theirs.url, `path with apiRoot ${JSON.stringify(prefix)}`)
+    t.ok(ours.url.endsWith(`/bot${FAKE_TOKEN}/sendMessage`))
+    t.equal(ours.contentType, 'application/json')
+    t.same(JSON.parse(ours.body), JSON.parse(theirs.body), 'the same fields, undefined ones left out')
+    t.notOk('disable_notification' in JSON.parse(ours.body))
+  }
+})
+
+t.test('null fields are left out, as Telegraf does', async (t) => {
+  const api = await rawApi(t)
+  const { pool } = clients(api.root)
+  await pool.callApi('sendMessage', { chat_id: 1, text: 'x', reply_markup: null } as never)
+  t.same(JSON.parse(api.seen[0]?.body ?? ''), { chat_id: 1, text: 'x' })
+})
+
+t.test('Telegram saying no is the same TelegramError as through Telegraf, retry_after included', async (t) => {
+  const api = await rawApi(t, (res) => {
+    res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error_code: 429, description: 'Too Many Requests: retry after 7', parameters: { retry_after: 7 } }))
+  })
+  const { pool, telegraf } = clients(api.root)
+  const ours = await pool.sendMessage(5, 'x').catch((e: unknown) => e)
+  const theirs = await telegraf.sendMessage(5, 'x').catch((e: unknown) => e)
+  t.type(ours, TelegramError)
+  const err = ours as TelegramError
+  t.equal(err.code, 429)
+  t.equal(err.description, 'Too Many Requests: retry after 7')
+  t.equal(retryAfterSeconds(err), 7)
+  t.equal(err.message, (theirs as TelegramError).message)
+  t.same(err.on, { method: 'sendMessage', payload: { chat_id: 5, text: 'x' } })
+  t.same(err.on, (theirs as TelegramError).on)
+})
+
+t.test('a 5xx is a TelegramError with the status, whatever its body, and the connection is reused after it', async (t) => {
+  const api = await rawApi(t, (res) => { res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>') })
+  const { pool, telegraf } = clients(api.root)
+  const ours = await pool.getMe().catch((e: unknown) => e) as TelegramError
+  const theirs = await telegraf.getMe().catch((e: unknown) => e) as TelegramError
+  t.type(ours, TelegramError)
+  t.equal(ours.code, 502)
+  t.equal(ours.description, 'Bad Gateway')
+  t.equal(ours.description, theirs.description)
+  t.ok(isRetryable(ours))
+  api.setReply(okJson)
+  t.same(await pool.getMe(), { echo: 'getMe' }, 'the next call works')
+})
+
+t.test('a body that is not JSON is a clear error naming the method and status, without the token', async (t) => {
+  const api = await rawApi(t, (res) => { res.writeHead(404, { 'content-type': 'text/html' }).end('<html>not here</html>') })
+  const { pool } = clients(api.root)
+  const err = await pool.getWebhookInfo().catch((e: unknown) => e)
+  t.type(err, Error)
+  t.notOk(err instanceof TelegramError)
+  t.equal((err as Error).message, 'Bot API getWebhookInfo: HTTP 404 with a body that is not JSON')
+})
+
+t.test('no answer: a plain error, retryable, without the token', async (t) => {
+  const api = await rawApi(t, (res) => { res.socket?.destroy() })
+  const { pool } = clients(api.root)
+  const dropped = await pool.getMe().catch((e: unknown) => e) as Error
+  t.type(dropped, Error)
+  t.notOk(dropped instanceof TelegramError)
+  t.ok(isRetryable(dropped))
+  t.notMatch(`${dropped.message} ${dropped.stack ?? ''}`, FAKE_TOKEN)
+
+  const closed = clients('http://127.0.0.1:1').pool
+  const refused = await closed.getMe().catch((e: unknown) => e) as Error & { code?: string }
+  t.equal(refused.code, 'ECONNREFUSED')
+  t.ok(isRetryable(refused))
+  t.notMatch(`${refused.message} ${refused.stack ?? ''}`, FAKE_TOKEN)
+})
+
+t.test('an aborted signal ends a waiting call at once (the poller stops this way)', async (t) => {
+  const api = await rawApi(t, () => {}) // never answers, like a long poll
+  const { pool } = clients(api.root)
+  const abort = new AbortController()
+  const started = Date.now()
+  setTimeout(() => { abort.abort() }, 50).unref()
+  const call = pool.callApi('getUpdates', { timeout: 50 }, { signal: abort.signal as never }).catch((e: unknown) => e)
+  const err = await Promise.race([call, sleep(5000, 'still waiting')])
+  t.type(err, Error)
+  t.equal(api.seen.length, 1, 'the call had reached the server')
+  t.ok(Date.now() - started >= 50, 'it ended when aborted, not before')
+})
+
+t.test('calls that carry files still go through Telegraf, as multipart; look-alikes stay JSON', async (t) => {
+  const api = await rawApi(t)
+  const { pool, telegraf } = clients(api.root)
+  const file = { source: Buffer.from('fake image bytes'), filename: 'a.jpg' }
+  const calls: Array<[string, (tg: Tg) => Promise<unknown>]> = [
+    ['sendPhoto with a Buffer', async (tg) => await tg.sendPhoto(1, file)],
+    ['sendDocument by url', async (tg) => await tg.sendDocument(1, { url: `${api.root}/file`, filename: 'd.txt' })],
+    ['sendMediaGroup', async (tg) => await tg.sendMediaGroup(1, [{ type: 'photo', media: file }, { type: 'photo', media: file }])],
+    ['editMessageMedia with a file', async (tg) => await tg.editMessageMedia(1, 2, undefined, { type: 'photo', media: file })],
+    ['sendPhoto by file_id', async (tg) => await tg.sendPhoto(1, 'AgACAgIAAxkBAAIB')],
+    ['editMessageMedia by file_id', async (tg) => await tg.editMessageMedia(1, 2, undefined, { type: 'photo', media: 'AgACAgIAAxkBAAIB' })],
+    ['sendMessage with a link preview url', async (tg) => await tg.sendMessage(1, 'x', { link_preview_options: { url: 'https://example.com' } })]
+  ]
+  for (const [name, call] of calls) {
+    const kinds: string[] = []
+    for (const tg of [pool, telegraf]) {
+      const before = api.seen.length
+      await call(tg)
+      const sent = api.seen.slice(before).filter((s) => s.method === 'POST').at(-1)
+      kinds.push(sent?.contentType.split(';')[0] ?? 'none')
+    }
+    t.equal(kinds[0], kinds[1], `${name}: sent as ${kinds[1]} by both`)
+  }
+  t.equal(api.seen.filter((s) => s.contentType.startsWith('multipart/form-data')).length, 8, 'the four file calls were multipart, through both clients')
+})
+
+t.test('mayNeedMultipart: files and media are caught, plain values and link previews are not', async (t) => {
+  t.equal(mayNeedMultipart(undefined), false)
+  t.equal(mayNeedMultipart({ chat_id: 1, text: 'x', reply_markup: { inline_keyboard: [[{ text: 'a', url: 'https://e.com' }]] } }), false)
+  t.equal(mayNeedMultipart({ link_preview_options: { url: 'https://e.com' } }), false)
+  t.equal(mayNeedMultipart({ photo: 'file_id' }), false)
+  t.equal(mayNeedMultipart({ photo: { source: 'path/on/disk.jpg' } }), true)
+  t.equal(mayNeedMultipart({ document: { url: 'https://e.com/f' } }), true)
+  t.equal(mayNeedMultipart({ media: { type: 'photo', media: { source: Buffer.alloc(1) } } }), true)
+  t.equal(mayNeedMultipart({ media: [{ type: 'photo', media: { url: 'https://e.com/p.jpg' } }] }), true)
+  t.equal(mayNeedMultipart({ media: [{ type: 'photo', media: 'file_id' }] }), false)
+})
