@@ -19,8 +19,9 @@ import type { StubStats } from './bot-api-stub.js'
 import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
 import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStarted, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
-import { runPaired, type PairResult, type PairSide } from './lib/paired.js'
-import { FLOOR, formatPaced, formatPaired, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
+import { runAlternating } from './lib/alternate.js'
+import { runPaired, type PairOptions, type PairResult, type PairRound, type PairSide } from './lib/paired.js'
+import { FLOOR, formatPaced, formatPairs, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
 import { contenderEnv, SECRET } from './lib/settings.js'
 import type { Sequence } from './lib/updates.js'
 import { hasWrk, runWrk } from './lib/wrk.js'
@@ -72,7 +73,7 @@ function withBaseline (dir: string | undefined): Contender[] {
 
 const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- [options])
   --smoke              CI check: Node load, --requests per contender, exit 1 unless all 2xx and handled once
-  --rounds N           rounds, each running every contender once (default 5; smoke 1)
+  --rounds N           rounds, each running every contender once (default 5; smoke 1; 0 = none)
   --duration S         measured seconds per contender and round (default 6)
   --warmup S           warm-up seconds before each measurement (default 2; smoke 0)
   --connections N      concurrent keep-alive connections (default 100; smoke 10)
@@ -88,6 +89,9 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
                        window (a shared machine; default 15), up to --retries times (default 2), keeping the quietest
   --paired N           paired phase: rounds in which ingress-noop and naive-telegraf each run at the same time as
                        bare-fastify, sharing CPU 0 (steady ratios on a noisy machine; default 6, smoke 1, 0 = none)
+  --alternate N        alternating phase: the same pairs, both servers up on CPU 0 but loaded one at a time, N couples
+                       of short windows in the order A B, B A, A B, ... (default 0 = none, smoke 1)
+  --alternate-window S seconds of one alternating window (default 2; the smoke sends --requests per window)
   --baseline DIR       A/B: also run ingress-noop from another compiled copy of the bench (e.g. dist/bench-base,
                        made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
 
@@ -109,6 +113,8 @@ interface Options {
   maxOthersPct: number
   retries: number
   paired: number
+  alternate: number
+  alternateWindowS: number
 }
 
 function parseOptions (): Options {
@@ -131,6 +137,8 @@ function parseOptions (): Options {
       'max-others': { type: 'string' },
       retries: { type: 'string' },
       paired: { type: 'string' },
+      alternate: { type: 'string' },
+      'alternate-window': { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -151,7 +159,7 @@ function parseOptions (): Options {
   if (values.loadgen !== undefined && values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen must be wrk or node')
   return {
     smoke,
-    rounds: Math.max(1, num(values.rounds, smoke ? 1 : 5, 'rounds')),
+    rounds: num(values.rounds, smoke ? 1 : 5, 'rounds'),
     durationS: Math.max(1, num(values.duration, 6, 'duration')),
     warmupS: num(values.warmup, smoke ? 0 : 2, 'warmup'),
     connections: Math.max(1, num(values.connections, smoke ? 10 : 100, 'connections')),
@@ -166,7 +174,9 @@ function parseOptions (): Options {
     baseline: values.baseline,
     maxOthersPct: num(values['max-others'], 15, 'max-others'),
     retries: smoke ? 0 : num(values.retries, 2, 'retries'),
-    paired: num(values.paired, smoke ? 1 : 6, 'paired')
+    paired: num(values.paired, smoke ? 1 : 6, 'paired'),
+    alternate: num(values.alternate, smoke ? 1 : 0, 'alternate'),
+    alternateWindowS: Math.max(0.1, num(values['alternate-window'], 2, 'alternate-window'))
   }
 }
 
@@ -359,39 +369,52 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
   }
 }
 
-/** The pairs behind the throughput targets, each measured side by side (bench/lib/paired.ts). */
+/** The pairs behind the throughput targets, each measured side by side (bench/lib/paired.ts, alternate.ts). */
 const PAIRS: Array<[string, string]> = [['ingress-noop', FLOOR], ['naive-telegraf', FLOOR]]
 
-async function pairedPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
-  const { options } = run
-  if (options.paired < 1) return []
+type PairMeasure = (common: Omit<PairOptions, 'rounds' | 'durationS'>) => Promise<PairResult>
+
+/** Measures each of PAIRS whose two contenders were selected; a pair that fails is recorded in `failures`. */
+async function forEachPair (run: Run, selected: Contender[], failures: string[], phase: string, unit: string, measure: PairMeasure): Promise<PairResult[]> {
   const results: PairResult[] = []
+  const side = (c: Contender): PairSide => ({ name: c.name, script: resolve(HERE, c.script), env: c.env })
   for (const [aName, bName] of PAIRS) {
     const a = selected.find((c) => c.name === aName)
     const b = selected.find((c) => c.name === bName)
     if (a === undefined || b === undefined) continue
-    const side = (c: Contender): PairSide => ({ name: c.name, script: resolve(HERE, c.script), env: c.env })
-    console.log(`paired: ${a.name} and ${b.name} at the same time on CPU 0, ${options.paired} rounds`)
+    const onRound = (r: PairRound, i: number): void => {
+      console.log(`  ${unit}${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)} p99 ${r.p99Ratio.toFixed(2)} (${r.p99MsA.toFixed(1)}/${r.p99MsB.toFixed(1)} ms)`)
+    }
     try {
-      results.push(await runPaired({
-        a: side(a),
-        b: side(b),
-        rounds: options.paired,
-        durationS: options.durationS,
-        warmupS: options.warmupS,
-        stubUrl: run.stubUrl,
-        logDir: run.logDir,
-        pin: run.pin,
-        load: async (url, seconds) => await applyLoad(run, url, seconds),
-        onRound: (r, i) => {
-          console.log(`  r${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)} p99 ${r.p99Ratio.toFixed(2)} (${r.p99MsA.toFixed(1)}/${r.p99MsB.toFixed(1)} ms)`)
-        }
-      }))
+      results.push(await measure({ a: side(a), b: side(b), warmupS: run.options.warmupS, stubUrl: run.stubUrl, logDir: run.logDir, pin: run.pin, load: async (url, seconds) => await applyLoad(run, url, seconds), onRound }))
     } catch (err) {
-      failures.push(`paired ${a.name} / ${b.name}: ${err instanceof Error ? err.message : String(err)}`)
+      failures.push(`${phase} ${a.name} / ${b.name}: ${err instanceof Error ? err.message : String(err)}`)
     }
   }
   return results
+}
+
+async function pairedPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
+  const { paired: rounds, durationS } = run.options
+  if (rounds < 1) return []
+  return await forEachPair(run, selected, failures, 'paired', 'r', async (common) => {
+    console.log(`paired: ${common.a.name} and ${common.b.name} at the same time on CPU 0, ${rounds} rounds`)
+    return await runPaired({ ...common, rounds, durationS })
+  })
+}
+
+/** One alternating window: a duration, or in the smoke a count of updates. */
+function alternateWindow (options: Options): string {
+  return options.smoke ? `${options.requests} updates` : `${options.alternateWindowS} s`
+}
+
+async function alternatingPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
+  const { alternate: couples, alternateWindowS: windowS } = run.options
+  if (couples < 1) return []
+  return await forEachPair(run, selected, failures, 'alternating', 'c', async (common) => {
+    console.log(`alternating: ${common.a.name} and ${common.b.name} both up on CPU 0, one loaded at a time, ${couples} couples of windows of ${alternateWindow(run.options)}`)
+    return await runAlternating({ ...common, couples, windowS })
+  })
 }
 
 function stamp (): string {
@@ -419,6 +442,7 @@ async function main (): Promise<number> {
   const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, stubPid: stubProc.pid, logDir, nextUpdateId: 100_000_000 }
   const samples: Sample[] = []
   const paired: PairResult[] = []
+  const alternating: PairResult[] = []
   const failures: string[] = []
   const loadBefore = loadavg()
   try {
@@ -456,6 +480,7 @@ async function main (): Promise<number> {
       }
     }
     paired.push(...await pairedPhase(run, selected, failures))
+    alternating.push(...await alternatingPhase(run, selected, failures))
   } finally {
     await stopProcess(stubProc, 5000)
   }
@@ -463,16 +488,20 @@ async function main (): Promise<number> {
   const order = contenders.map((c) => c.name)
   const summaries = summarize(samples, order)
   const targets = options.smoke ? [] : judgeTargets(samples, paired)
+  const pairTables = [
+    ...(paired.length > 0 ? [formatPairs('paired phase: both servers at the same time (sharing CPU 0 when pinned), each with its own load', 'rounds', paired)] : []),
+    ...(alternating.length > 0 ? [formatPairs(`alternating phase: both servers up (on CPU 0 when pinned), one loaded at a time, ${alternateWindow(options)} a window, A B, B A, ...`, 'couples', alternating)] : [])
+  ]
   console.log('')
-  console.log(formatSummary(summaries))
+  if (samples.length > 0) console.log(formatSummary(summaries))
   if (options.smoke) {
-    if (paired.length > 0) console.log(`\n${formatPaired(paired)}`)
+    for (const t of pairTables) console.log(`\n${t}`)
     console.log('\n(smoke: Node load with few connections; the figures above are not a measurement)')
   } else {
-    console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
+    if (samples.length > 0) console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
     if (samples.some((s) => s.paced !== undefined)) console.log(`${formatPaced(summaries)}\n`)
-    if (paired.length > 0) console.log(`${formatPaired(paired)}\n`)
-    console.log(formatTargets(targets))
+    for (const t of pairTables) console.log(`${t}\n`)
+    if (samples.length > 0 || paired.length > 0) console.log(formatTargets(targets))
   }
 
   const result = {
@@ -484,6 +513,7 @@ async function main (): Promise<number> {
     contenders: selected.map(({ name, about, env }) => ({ name, about, env })),
     summaries,
     paired,
+    alternating,
     targets,
     samples,
     failures
@@ -496,7 +526,7 @@ async function main (): Promise<number> {
     console.log(`\n${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`)
     return 1
   }
-  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side`)
+  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side, ${alternating.length} alternated`)
   return 0
 }
 

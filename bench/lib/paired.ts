@@ -1,7 +1,8 @@
 // Paired measurement: two contenders run at the same time, both pinned to CPU 0 (sharing it), each
 // loaded by its own wrk on CPU 1. Whatever the neighbours on a shared machine do to CPU 0 then happens
 // to both at once, so the per-round ratio of their CPU time per update holds steady where sequential
-// runs swing by ±30% from one minute to the next. Used by run.ts (the paired phase) and ab.ts.
+// runs swing by ±30% from one minute to the next. Used by run.ts (the paired phase) and ab.ts; its
+// helpers (start a side, load one window, the ratios of two windows) also serve alternate.ts.
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { cpuTimeUs, freePort, startNode, stopProcess, waitForHttp, type Started } from './proc.js'
@@ -49,58 +50,83 @@ export interface PairResult {
   a: string
   b: string
   rounds: PairRound[]
-  /** Medians of the per-round ratios a / b. */
+  /** Medians of the per-round ratios a / b, and the lowest and highest of them. */
   rpsRatio: number
+  rpsRatioRange: [number, number]
   cpuRatio: number
   cpuRatioRange: [number, number]
   p99Ratio: number
 }
 
-interface Running { side: PairSide, proc: Started, url: string }
+/** Where the servers of a pair report and whether they are pinned (to CPU 0). */
+export type SideSetting = Pick<PairOptions, 'stubUrl' | 'logDir' | 'pin'>
+
+/** A started side of a pair: its server process and webhook URL. */
+export interface Running { side: PairSide, proc: Started, url: string }
+
+/** One side's figures over one load window. */
+export interface SideWindow { name: string, rps: number, cpuUs: number, p99Ms: number, failed: number }
+
+/** Starts one side's server (on CPU 0 when pinning) and waits until it answers; logs and stats under `tag`. */
+export async function startSide (side: PairSide, tag: string, setting: SideSetting): Promise<Running> {
+  const port = await freePort()
+  const proc = startNode(side.script, contenderEnv(port, setting.stubUrl, join(setting.logDir, `${tag}.stats.json`), side.env), join(setting.logDir, `${tag}.log`), setting.pin ? 0 : undefined)
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
+  } catch (err) {
+    await stopProcess(proc, 5000)
+    throw err
+  }
+  return { side, proc, url: `http://127.0.0.1:${port}/telegram/webhook` }
+}
+
+/** SIGTERM each side and wait until it has finished its work and exited. */
+export async function stopSides (running: Running[]): Promise<void> {
+  for (const r of running) await stopProcess(r.proc, 120_000)
+}
+
+/** Loads one side for `seconds`: its 2xx answers per second and its CPU time per answered update. */
+export async function loadWindow (r: Running, load: PairLoad, seconds: number): Promise<SideWindow> {
+  const cpu0 = cpuTimeUs(r.proc.pid)
+  const res = await load(r.url, seconds)
+  const acked = Math.max(1, res.completed - res.non2xx)
+  return { name: r.side.name, rps: acked / (res.durationUs / 1e6), cpuUs: (cpuTimeUs(r.proc.pid) - cpu0) / acked, p99Ms: res.p99Us / 1000, failed: res.non2xx + res.errors }
+}
+
+/** The ratios a / b of two windows; throws when either side had a non-2xx answer or an error. */
+export function pairRound (a: SideWindow, b: SideWindow): PairRound {
+  for (const w of [a, b]) if (w.failed > 0) throw new Error(`${w.name}: ${w.failed} non-2xx answers or errors`)
+  return { rpsA: a.rps, rpsB: b.rps, cpuUsA: a.cpuUs, cpuUsB: b.cpuUs, p99MsA: a.p99Ms, p99MsB: b.p99Ms, rpsRatio: a.rps / b.rps, cpuRatio: a.cpuUs / b.cpuUs, p99Ratio: a.p99Ms / b.p99Ms }
+}
+
+function range (values: number[]): [number, number] {
+  return values.length === 0 ? [NaN, NaN] : [Math.min(...values), Math.max(...values)]
+}
+
+/** Medians and ranges of the per-round ratios. */
+export function pairResult (a: string, b: string, rounds: PairRound[]): PairResult {
+  const rps = rounds.map((r) => r.rpsRatio)
+  const cpu = rounds.map((r) => r.cpuRatio)
+  return { a, b, rounds, rpsRatio: median(rps), rpsRatioRange: range(rps), cpuRatio: median(cpu), cpuRatioRange: range(cpu), p99Ratio: median(rounds.map((r) => r.p99Ratio)) }
+}
 
 export async function runPaired (options: PairOptions): Promise<PairResult> {
   const rounds: PairRound[] = []
   for (let round = 1; round <= options.rounds; round++) {
     // Alternate which side starts first, so neither always gets the warmer start.
-    const order = round % 2 === 0 ? [options.b, options.a] : [options.a, options.b]
+    const bFirst = round % 2 === 0
     const running: Running[] = []
     try {
-      for (const side of order) {
-        const port = await freePort()
-        const tag = `paired-${side.name}.r${round}`
-        const proc = startNode(side.script, contenderEnv(port, options.stubUrl, join(options.logDir, `${tag}.stats.json`), side.env), join(options.logDir, `${tag}.log`), options.pin ? 0 : undefined)
-        running.push({ side, proc, url: `http://127.0.0.1:${port}/telegram/webhook` })
-        await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
-      }
+      for (const side of bFirst ? [options.b, options.a] : [options.a, options.b]) running.push(await startSide(side, `paired-${side.name}.r${round}`, options))
       if (options.warmupS > 0) await Promise.all(running.map(async (r) => await options.load(r.url, options.warmupS)))
-      const cpu0 = running.map((r) => cpuTimeUs(r.proc.pid))
-      const results = await Promise.all(running.map(async (r) => await options.load(r.url, options.durationS)))
-      const measured = running.map((r, i) => {
-        const res = results[i] as Awaited<ReturnType<PairLoad>>
-        const acked = Math.max(1, res.completed - res.non2xx)
-        return { name: r.side.name, rps: acked / (res.durationUs / 1e6), cpuUs: (cpuTimeUs(r.proc.pid) - (cpu0[i] as number)) / acked, p99Ms: res.p99Us / 1000, non2xx: res.non2xx + res.errors }
-      })
-      const failed = measured.find((m) => m.non2xx > 0)
-      if (failed !== undefined) throw new Error(`paired ${failed.name}: ${failed.non2xx} non-2xx answers or errors`)
-      const a = measured.find((m) => m.name === options.a.name)
-      const b = measured.find((m) => m.name === options.b.name)
-      if (a === undefined || b === undefined) throw new Error('paired: a side is missing')
-      const r: PairRound = { rpsA: a.rps, rpsB: b.rps, cpuUsA: a.cpuUs, cpuUsB: b.cpuUs, p99MsA: a.p99Ms, p99MsB: b.p99Ms, rpsRatio: a.rps / b.rps, cpuRatio: a.cpuUs / b.cpuUs, p99Ratio: a.p99Ms / b.p99Ms }
+      const [first, second] = await Promise.all(running.map(async (r) => await loadWindow(r, options.load, options.durationS))) as [SideWindow, SideWindow]
+      const r = pairRound(bFirst ? second : first, bFirst ? first : second)
       rounds.push(r)
       options.onRound?.(r, round)
     } finally {
-      for (const r of running) await stopProcess(r.proc, 120_000)
+      await stopSides(running)
     }
     await sleep(500)
   }
-  const cpu = rounds.map((r) => r.cpuRatio).sort((x, y) => x - y)
-  return {
-    a: options.a.name,
-    b: options.b.name,
-    rounds,
-    rpsRatio: median(rounds.map((r) => r.rpsRatio)),
-    cpuRatio: median(cpu),
-    cpuRatioRange: [cpu[0] ?? NaN, cpu.at(-1) ?? NaN],
-    p99Ratio: median(rounds.map((r) => r.p99Ratio))
-  }
+  return pairResult(options.a.name, options.b.name, rounds)
 }

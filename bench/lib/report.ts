@@ -181,13 +181,15 @@ function table (header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
-export function formatPaired (paired: PairResult[]): string {
+/** The table of the paired or the alternating phase: per pair the medians and ranges of the ratios a / b per `unit`. */
+export function formatPairs (heading: string, unit: string, results: PairResult[]): string {
   const x = (n: number): string => Number.isFinite(n) ? `x${n.toFixed(3)}` : '-'
-  return 'paired phase: both servers at the same time (sharing CPU 0 when pinned), each with its own load; medians of the per-round ratios\n' + table(
-    ['pair', 'rounds', 'updates/s ratio', 'CPU/update ratio', 'CPU ratio range', 'p99 ratio', 'p99 ratio range'],
-    paired.map((p) => {
+  const span = ([low, high]: [number, number], digits: number): string => `${low.toFixed(digits)}-${high.toFixed(digits)}`
+  return `${heading}; medians of the per-${unit.replace(/s$/, '')} ratios\n` + table(
+    ['pair', unit, 'updates/s ratio', 'range', 'CPU/update ratio', 'range', 'p99 ratio', 'range'],
+    results.map((p) => {
       const p99 = p.rounds.map((r) => r.p99Ratio)
-      return [`${p.a} vs ${p.b}`, String(p.rounds.length), x(p.rpsRatio), x(p.cpuRatio), `${p.cpuRatioRange[0].toFixed(3)}-${p.cpuRatioRange[1].toFixed(3)}`, x(p.p99Ratio), `${Math.min(...p99).toFixed(2)}-${Math.max(...p99).toFixed(2)}`]
+      return [`${p.a} vs ${p.b}`, String(p.rounds.length), x(p.rpsRatio), span(p.rpsRatioRange, 3), x(p.cpuRatio), span(p.cpuRatioRange, 3), x(p.p99Ratio), span([Math.min(...p99), Math.max(...p99)], 2)]
     })
   )
 }
