@@ -1,19 +1,19 @@
-// Bot API calls through an undici connection pool instead of Telegraf's node-fetch client. A
-// sendMessage cost about 230 µs of CPU through Telegraf's client and about 60 µs through the pool
-// (bench/README.md), and with the handler budget at 0 that CPU is taken from the acks on the same
-// core. Only the plain JSON calls take this path; anything Telegraf might send as multipart (files,
-// media) still goes through Telegraf, which knows how to build it.
+// Bot API calls on Node's own HTTP client instead of Telegraf's node-fetch client. A sendMessage
+// costs about 70 µs of CPU this way against 150-250 µs through Telegraf's client (bench/README.md),
+// and with the handler budget at 0 that CPU is taken from the acks on the same core. (undici was
+// faster still, about 55 µs, but cost 24 MB of RSS, mostly its WebAssembly HTTP parser.) Only the
+// plain JSON calls take this path; anything Telegraf might send as multipart (files, media) still
+// goes through Telegraf, which knows how to build it.
 //
 // What a caller sees is what Telegraf's client gives: the `result` on success, a TelegramError
 // (error_code, description, parameters, and `on: { method, payload }`) when Telegram says no or
 // answers 5xx, and any other Error when no answer came. No error message carries the token.
-import { STATUS_CODES } from 'node:http'
+import http, { STATUS_CODES, type IncomingMessage } from 'node:http'
+import https from 'node:https'
 import { TelegramError, type Telegram } from 'telegraf'
-import { Pool } from 'undici'
 
 /** Telegraf's own limit for one call; long polling (getUpdates) waits up to 50 s of it. */
 const CALL_TIMEOUT_MS = 500_000
-const JSON_HEADERS = { 'content-type': 'application/json' }
 
 interface ApiAnswer {
   ok: boolean
@@ -23,28 +23,22 @@ interface ApiAnswer {
 }
 
 /**
- * Replaces `telegram.callApi` with one that sends plain JSON calls through an undici Pool to the
- * same URL Telegraf would use. The pool opens as many keep-alive connections as calls in flight,
- * as Telegraf's agent does; idle ones do not keep the process alive.
+ * Replaces `telegram.callApi` with one that POSTs plain JSON calls to the same URL Telegraf would
+ * use, over keep-alive connections: as many as calls in flight, as with Telegraf's agent. Idle
+ * connections do not keep the process alive (Node's agent unrefs them).
  */
-export function callApiThroughPool (telegram: Telegram): void {
+export function callApiDirectly (telegram: Telegram, timeoutMs = CALL_TIMEOUT_MS): void {
   const { token, options } = telegram
   if (token === '') return // Telegraf answers these calls itself ("Bot Token is required")
   const viaTelegraf = telegram.callApi.bind(telegram)
   const base = new URL(`./${options.apiMode}${token}${options.testEnv ? '/test' : ''}/`, options.apiRoot)
-  const pool = new Pool(base.origin, { connections: null, headersTimeout: CALL_TIMEOUT_MS, bodyTimeout: CALL_TIMEOUT_MS })
+  const post = jsonPoster(base, timeoutMs)
 
   const callApi = async (method: string, payload: object | undefined, { signal }: { signal?: AbortSignal } = {}): Promise<unknown> => {
     if (options.webhookReply || mayNeedMultipart(payload)) return await viaTelegraf(method as never, payload as never, { signal: signal as never })
-    // undici's errors name neither the URL nor the path, so the token cannot leak through them.
-    const res = await pool.request({ path: base.pathname + method, method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(payload ?? {}, withoutNulls), signal })
-    const status = res.statusCode
+    const { status, text } = await post(base.pathname + method, JSON.stringify(payload ?? {}, withoutNulls), signal)
     // Telegraf judges a 5xx by its status alone, whatever the body says; so do we.
-    if (status >= 500) {
-      await res.body.dump()
-      throw new TelegramError({ error_code: status, description: STATUS_CODES[status] ?? 'Server Error' }, { method, payload })
-    }
-    const text = await res.body.text()
+    if (status >= 500) throw new TelegramError({ error_code: status, description: STATUS_CODES[status] ?? 'Server Error' }, { method, payload })
     let answer: ApiAnswer
     try {
       answer = JSON.parse(text) as ApiAnswer
@@ -55,6 +49,38 @@ export function callApiThroughPool (telegram: Telegram): void {
     return answer.result
   }
   telegram.callApi = callApi as Telegram['callApi']
+}
+
+type Post = (path: string, body: string, signal: AbortSignal | undefined) => Promise<{ status: number, text: string }>
+
+/**
+ * POSTs a JSON body to a path on `origin` and reads the whole answer; a 5xx's body is not read.
+ * Node's errors name the host and port, never the path, so the token in it cannot leak.
+ */
+function jsonPoster (origin: URL, timeoutMs: number): Post {
+  const client = origin.protocol === 'https:' ? https : http
+  const agent = new client.Agent({ keepAlive: true })
+  const target = { protocol: origin.protocol, hostname: origin.hostname, port: origin.port, method: 'POST', agent }
+  return async (path, body, signal) => await new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    const req = client.request({ ...target, path, headers, ...(signal !== undefined && { signal }) }, (res: IncomingMessage) => {
+      const status = res.statusCode ?? 0
+      if (status >= 500) {
+        res.resume()
+        resolve({ status, text: '' })
+        return
+      }
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => { resolve({ status, text }) })
+      res.on('error', reject)
+    })
+    // As node-fetch's timeout in Telegraf, but counted from the last byte that moved.
+    req.setTimeout(timeoutMs, () => { req.destroy(new Error(`the Bot API sent nothing for ${timeoutMs} ms`)) })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 /**

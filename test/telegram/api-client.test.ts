@@ -1,4 +1,4 @@
-// The pool client against Telegraf's own: the same requests on the wire, the same results and the
+// The direct client against Telegraf's own: the same requests on the wire, the same results and the
 // same errors, and multipart calls still built by Telegraf.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Telegraf, TelegramError } from 'telegraf'
 import { createTelegraf } from '../../src/bot/index.js'
-import { mayNeedMultipart } from '../../src/telegram/api-client.js'
+import { callApiDirectly, mayNeedMultipart } from '../../src/telegram/api-client.js'
 import { isRetryable, retryAfterSeconds } from '../../src/telegram/errors.js'
 import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
 
@@ -18,8 +18,11 @@ const okJson: Reply = (res, seen) => {
 }
 
 /** A raw HTTP server that records each request as it came and answers with `reply`. */
-async function rawApi (t: { teardown: (fn: () => unknown) => void }, reply: Reply = okJson): Promise<{ root: string, seen: Seen[], setReply: (r: Reply) => void }> {
+interface RawApi { root: string, seen: Seen[], setReply: (r: Reply) => void, connections: () => number }
+
+async function rawApi (t: { teardown: (fn: () => unknown) => void }, reply: Reply = okJson): Promise<RawApi> {
   const seen: Seen[] = []
+  let connections = 0
   let current = reply
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = []
@@ -30,29 +33,31 @@ async function rawApi (t: { teardown: (fn: () => unknown) => void }, reply: Repl
       current(res, entry)
     })
   })
+  server.on('connection', () => { connections++ })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(async () => {
     server.closeAllConnections()
     await new Promise<void>((resolve) => server.close(() => resolve()))
   })
-  return { root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, setReply: (r) => { current = r } }
+  return { root: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, setReply: (r) => { current = r }, connections: () => connections }
 }
 
 type Tg = Telegraf['telegram']
-const clients = (apiRoot: string): { pool: Tg, telegraf: Tg } => ({
-  pool: createTelegraf(FAKE_TOKEN, apiRoot).telegram,
+const clients = (apiRoot: string): { direct: Tg, telegraf: Tg } => ({
+  direct: createTelegraf(FAKE_TOKEN, apiRoot).telegram,
   telegraf: new Telegraf(FAKE_TOKEN, { telegram: { apiRoot, webhookReply: false } }).telegram
 })
 
 t.test('a JSON call reaches the same path with the same body as through Telegraf, and returns the result', async (t) => {
   for (const prefix of ['', '/custom/root/']) {
     const api = await rawApi(t)
-    const { pool, telegraf } = clients(api.root + prefix)
+    const { direct, telegraf } = clients(api.root + prefix)
     const extra = { parse_mode: 'HTML' as const, reply_markup: { inline_keyboard: [[{ text: 'open', url: 'https://example.com' }]] }, link_preview_options: { url: 'https://example.com/p' }, disable_notification: undefined }
-    const viaPool = await pool.sendMessage(42, 'hi <b>there</b>', extra)
-    const viaTelegraf = await telegraf.sendMessage(42, 'hi <b>there</b>', extra)
-    t.same(viaPool, { echo: 'sendMessage' })
-    t.same(viaPool, viaTelegraf)
+    const text = 'hi <b>there</b>, привет 👋'
+    const viaDirect = await direct.sendMessage(42, text, extra)
+    const viaTelegraf = await telegraf.sendMessage(42, text, extra)
+    t.same(viaDirect, { echo: 'sendMessage' })
+    t.same(viaDirect, viaTelegraf)
     t.equal(api.seen.length, 2)
     const [ours, theirs] = api.seen as [Seen, Seen]
     t.equal(ours.method, 'POST')
@@ -66,8 +71,8 @@ t.test('a JSON call reaches the same path with the same body as through Telegraf
 
 t.test('null fields are left out, as Telegraf does', async (t) => {
   const api = await rawApi(t)
-  const { pool } = clients(api.root)
-  await pool.callApi('sendMessage', { chat_id: 1, text: 'x', reply_markup: null } as never)
+  const { direct } = clients(api.root)
+  await direct.callApi('sendMessage', { chat_id: 1, text: 'x', reply_markup: null } as never)
   t.same(JSON.parse(api.seen[0]?.body ?? ''), { chat_id: 1, text: 'x' })
 })
 
@@ -75,8 +80,8 @@ t.test('Telegram saying no is the same TelegramError as through Telegraf, retry_
   const api = await rawApi(t, (res) => {
     res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error_code: 429, description: 'Too Many Requests: retry after 7', parameters: { retry_after: 7 } }))
   })
-  const { pool, telegraf } = clients(api.root)
-  const ours = await pool.sendMessage(5, 'x').catch((e: unknown) => e)
+  const { direct, telegraf } = clients(api.root)
+  const ours = await direct.sendMessage(5, 'x').catch((e: unknown) => e)
   const theirs = await telegraf.sendMessage(5, 'x').catch((e: unknown) => e)
   t.type(ours, TelegramError)
   const err = ours as TelegramError
@@ -90,22 +95,24 @@ t.test('Telegram saying no is the same TelegramError as through Telegraf, retry_
 
 t.test('a 5xx is a TelegramError with the status, whatever its body, and the connection is reused after it', async (t) => {
   const api = await rawApi(t, (res) => { res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>') })
-  const { pool, telegraf } = clients(api.root)
-  const ours = await pool.getMe().catch((e: unknown) => e) as TelegramError
-  const theirs = await telegraf.getMe().catch((e: unknown) => e) as TelegramError
+  const { direct, telegraf } = clients(api.root)
+  const ours = await direct.getMe().catch((e: unknown) => e) as TelegramError
   t.type(ours, TelegramError)
   t.equal(ours.code, 502)
   t.equal(ours.description, 'Bad Gateway')
-  t.equal(ours.description, theirs.description)
   t.ok(isRetryable(ours))
   api.setReply(okJson)
-  t.same(await pool.getMe(), { echo: 'getMe' }, 'the next call works')
+  t.same(await direct.getMe(), { echo: 'getMe' }, 'the next call works')
+  t.equal(api.connections(), 1, 'on the same connection: the 5xx body was read off it')
+  api.setReply((res) => { res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>') })
+  const theirs = await telegraf.getMe().catch((e: unknown) => e) as TelegramError
+  t.equal(ours.description, theirs.description)
 })
 
 t.test('a body that is not JSON is a clear error naming the method and status, without the token', async (t) => {
   const api = await rawApi(t, (res) => { res.writeHead(404, { 'content-type': 'text/html' }).end('<html>not here</html>') })
-  const { pool } = clients(api.root)
-  const err = await pool.getWebhookInfo().catch((e: unknown) => e)
+  const { direct } = clients(api.root)
+  const err = await direct.getWebhookInfo().catch((e: unknown) => e)
   t.type(err, Error)
   t.notOk(err instanceof TelegramError)
   t.equal((err as Error).message, 'Bot API getWebhookInfo: HTTP 404 with a body that is not JSON')
@@ -113,14 +120,14 @@ t.test('a body that is not JSON is a clear error naming the method and status, w
 
 t.test('no answer: a plain error, retryable, without the token', async (t) => {
   const api = await rawApi(t, (res) => { res.socket?.destroy() })
-  const { pool } = clients(api.root)
-  const dropped = await pool.getMe().catch((e: unknown) => e) as Error
+  const { direct } = clients(api.root)
+  const dropped = await direct.getMe().catch((e: unknown) => e) as Error
   t.type(dropped, Error)
   t.notOk(dropped instanceof TelegramError)
   t.ok(isRetryable(dropped))
   t.notMatch(`${dropped.message} ${dropped.stack ?? ''}`, FAKE_TOKEN)
 
-  const closed = clients('http://127.0.0.1:1').pool
+  const closed = clients('http://127.0.0.1:1').direct
   const refused = await closed.getMe().catch((e: unknown) => e) as Error & { code?: string }
   t.equal(refused.code, 'ECONNREFUSED')
   t.ok(isRetryable(refused))
@@ -129,20 +136,32 @@ t.test('no answer: a plain error, retryable, without the token', async (t) => {
 
 t.test('an aborted signal ends a waiting call at once (the poller stops this way)', async (t) => {
   const api = await rawApi(t, () => {}) // never answers, like a long poll
-  const { pool } = clients(api.root)
+  const { direct } = clients(api.root)
   const abort = new AbortController()
   const started = Date.now()
   setTimeout(() => { abort.abort() }, 50).unref()
-  const call = pool.callApi('getUpdates', { timeout: 50 }, { signal: abort.signal as never }).catch((e: unknown) => e)
+  const call = direct.callApi('getUpdates', { timeout: 50 }, { signal: abort.signal as never }).catch((e: unknown) => e)
   const err = await Promise.race([call, sleep(5000, 'still waiting')])
   t.type(err, Error)
   t.equal(api.seen.length, 1, 'the call had reached the server')
   t.ok(Date.now() - started >= 50, 'it ended when aborted, not before')
 })
 
+t.test('a Bot API that goes silent ends the call with a timeout error, retryable', async (t) => {
+  const api = await rawApi(t, () => {})
+  const telegram = new Telegraf(FAKE_TOKEN, { telegram: { apiRoot: api.root, webhookReply: false } }).telegram
+  callApiDirectly(telegram, 100)
+  const started = Date.now()
+  const err = await Promise.race([telegram.getMe().catch((e: unknown) => e), sleep(5000, 'still waiting')])
+  t.type(err, Error)
+  t.equal((err as Error).message, 'the Bot API sent nothing for 100 ms')
+  t.ok(isRetryable(err))
+  t.ok(Date.now() - started >= 100)
+})
+
 t.test('calls that carry files still go through Telegraf, as multipart; look-alikes stay JSON', async (t) => {
   const api = await rawApi(t)
-  const { pool, telegraf } = clients(api.root)
+  const { direct, telegraf } = clients(api.root)
   const file = { source: Buffer.from('fake image bytes'), filename: 'a.jpg' }
   const calls: Array<[string, (tg: Tg) => Promise<unknown>]> = [
     ['sendPhoto with a Buffer', async (tg) => await tg.sendPhoto(1, file)],
@@ -155,7 +174,7 @@ t.test('calls that carry files still go through Telegraf, as multipart; look-ali
   ]
   for (const [name, call] of calls) {
     const kinds: string[] = []
-    for (const tg of [pool, telegraf]) {
+    for (const tg of [direct, telegraf]) {
       const before = api.seen.length
       await call(tg)
       const sent = api.seen.slice(before).filter((s) => s.method === 'POST').at(-1)
