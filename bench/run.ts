@@ -59,16 +59,17 @@ const CONTENDERS: Contender[] = [
   { name: 'ingress-slow-budget0', script: 'contenders/ingress.js', bot: 'slow', env: { BENCH_BOT: 'slow', TELEGRAM_HANDLER_BUDGET_MS: '0' }, about: 'the same with TELEGRAM_HANDLER_BUDGET_MS=0: ack first' }
 ]
 
-/** The name of the --baseline contender: ingress-noop built from another copy. */
-const BASELINE = 'ingress-noop-base'
+/** --baseline adds, after each of this service's contenders, the same one built from another copy, named with this suffix. */
+const BASELINE_SUFFIX = '-base'
+const isService = (c: Contender): boolean => c.script === 'contenders/ingress.js'
 
 function withBaseline (dir: string | undefined): Contender[] {
   if (dir === undefined) return CONTENDERS
   const script = resolve(dir, 'bench', 'contenders', 'ingress.js')
   if (!existsSync(script)) throw new Error(`--baseline: ${script} does not exist (copy a built dist/bench there)`)
-  const base: Contender = { name: BASELINE, script, bot: 'noop', env: { BENCH_BOT: 'noop' }, about: `ingress-noop built from ${basename(resolve(dir))} (A/B baseline)` }
-  const at = CONTENDERS.findIndex((c) => c.name === 'ingress-noop')
-  return [...CONTENDERS.slice(0, at + 1), base, ...CONTENDERS.slice(at + 1)]
+  return CONTENDERS.flatMap((c) => isService(c)
+    ? [c, { ...c, name: c.name + BASELINE_SUFFIX, script, about: `${c.name} built from ${basename(resolve(dir))} (A/B baseline)` }]
+    : [c])
 }
 
 const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- [options])
@@ -90,10 +91,10 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --paired N           paired phase: rounds in which ingress-noop and naive-telegraf each run at the same time as
                        bare-fastify, sharing CPU 0 (steady ratios on a noisy machine; default 6, smoke 1, 0 = none)
   --alternate N        alternating phase: the same pairs, both servers up on CPU 0 but loaded one at a time, N couples
-                       of short windows in the order A B, B A, A B, ... (default 0 = none, smoke 1)
+                       of short windows in the order A B, B A, A B, ... (default 10, smoke 1, 0 = none)
   --alternate-window S seconds of one alternating window (default 2; the smoke sends --requests per window)
-  --baseline DIR       A/B: also run ingress-noop from another compiled copy of the bench (e.g. dist/bench-base,
-                       made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
+  --baseline DIR       A/B: also run each ingress-* contender from another compiled copy of the bench, as ingress-*-base
+                       (e.g. dist/bench-base, made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
 
 interface Options {
   smoke: boolean
@@ -154,7 +155,8 @@ function parseOptions (): Options {
     return n
   }
   const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  const unknown = only?.filter((name) => !CONTENDERS.some((c) => c.name === name) && name !== BASELINE)
+  const known = new Set(CONTENDERS.flatMap((c) => isService(c) ? [c.name, c.name + BASELINE_SUFFIX] : [c.name]))
+  const unknown = only?.filter((name) => !known.has(name))
   if (unknown !== undefined && unknown.length > 0) throw new Error(`unknown contender(s): ${unknown.join(', ')}`)
   if (values.loadgen !== undefined && values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen must be wrk or node')
   return {
@@ -175,7 +177,7 @@ function parseOptions (): Options {
     maxOthersPct: num(values['max-others'], 15, 'max-others'),
     retries: smoke ? 0 : num(values.retries, 2, 'retries'),
     paired: num(values.paired, smoke ? 1 : 6, 'paired'),
-    alternate: num(values.alternate, smoke ? 1 : 0, 'alternate'),
+    alternate: num(values.alternate, smoke ? 1 : 10, 'alternate'),
     alternateWindowS: Math.max(0.1, num(values['alternate-window'], 2, 'alternate-window'))
   }
 }
