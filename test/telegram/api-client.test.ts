@@ -1,7 +1,12 @@
 // The direct client against Telegraf's own: the same requests on the wire, the same results and the
 // same errors, and multipart calls still built by Telegraf.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Telegraf, TelegramError } from 'telegraf'
@@ -195,4 +200,27 @@ t.test('mayNeedMultipart: files and media are caught, plain values and link prev
   t.equal(mayNeedMultipart({ media: { type: 'photo', media: { source: Buffer.alloc(1) } } }), true)
   t.equal(mayNeedMultipart({ media: [{ type: 'photo', media: { url: 'https://e.com/p.jpg' } }] }), true)
   t.equal(mayNeedMultipart({ media: [{ type: 'photo', media: 'file_id' }] }), false)
+})
+
+t.test('an https apiRoot is called over TLS, and a certificate nobody vouches for is refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'api-client-tls-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+  } catch {
+    t.skip('openssl is not installed', () => {})
+    return
+  }
+  let requests = 0
+  const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+    requests++
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true,"result":true}')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { direct } = clients(`https://127.0.0.1:${(server.address() as AddressInfo).port}`)
+  const err = await direct.getMe().catch((e: unknown) => e) as Error & { code?: string }
+  t.equal(err.code, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'the TLS handshake checked the certificate')
+  t.equal(requests, 0, 'nothing was sent over an unverified connection')
 })
