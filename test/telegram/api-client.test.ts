@@ -15,7 +15,7 @@ import { callApiDirectly, mayNeedMultipart } from '../../src/telegram/api-client
 import { isRetryable, retryAfterSeconds } from '../../src/telegram/errors.js'
 import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
 
-interface Seen { method: string, url: string, contentType: string, body: string }
+interface Seen { method: string, url: string, contentType: string, userAgent: string, body: string }
 type Reply = (res: ServerResponse, seen: Seen) => void
 
 const okJson: Reply = (res, seen) => {
@@ -33,7 +33,7 @@ async function rawApi (t: { teardown: (fn: () => unknown) => void }, reply: Repl
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
-      const entry = { method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'] ?? '', body: Buffer.concat(chunks).toString('utf8') }
+      const entry = { method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'] ?? '', userAgent: req.headers['user-agent'] ?? '', body: Buffer.concat(chunks).toString('utf8') }
       seen.push(entry)
       current(res, entry)
     })
@@ -70,7 +70,6 @@ t.test('a JSON call reaches the same path with the same body as through Telegraf
     t.ok(ours.url.endsWith(`/bot${FAKE_TOKEN}/sendMessage`))
     t.equal(ours.contentType, 'application/json')
     t.same(JSON.parse(ours.body), JSON.parse(theirs.body), 'the same fields, undefined ones left out')
-    t.notOk('disable_notification' in JSON.parse(ours.body))
   }
 })
 
@@ -96,6 +95,16 @@ t.test('Telegram saying no is the same TelegramError as through Telegraf, retry_
   t.equal(err.message, (theirs as TelegramError).message)
   t.same(err.on, { method: 'sendMessage', payload: { chat_id: 5, text: 'x' } })
   t.same(err.on, (theirs as TelegramError).on)
+})
+
+t.test('a 5xx with its own reason phrase gets the same description as through Telegraf', async (t) => {
+  const api = await rawApi(t, (res) => { res.writeHead(599, 'Upstream Down', { 'content-type': 'text/plain' }).end('down') })
+  const { direct, telegraf } = clients(api.root)
+  const ours = await direct.getMe().catch((e: unknown) => e) as TelegramError
+  const theirs = await telegraf.getMe().catch((e: unknown) => e) as TelegramError
+  t.equal(ours.code, 599)
+  t.equal(ours.description, 'Upstream Down')
+  t.equal(ours.description, theirs.description)
 })
 
 t.test('a 5xx is a TelegramError with the status, whatever its body, and the connection is reused after it', async (t) => {
@@ -139,6 +148,55 @@ t.test('no answer: a plain error, retryable, without the token', async (t) => {
   t.notMatch(`${refused.message} ${refused.stack ?? ''}`, FAKE_TOKEN)
 })
 
+t.test('an answer cut off mid-body is an error, not a call that never ends', async (t) => {
+  const api = await rawApi(t, (res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+    res.write('{"ok":true,"result":')
+    setTimeout(() => { res.socket?.destroy() }, 20)
+  })
+  const { direct } = clients(api.root)
+  const err = await Promise.race([direct.getMe().catch((e: unknown) => e), sleep(5000, 'still waiting', { ref: false })])
+  t.type(err, Error)
+  t.ok(isRetryable(err))
+})
+
+t.test('a multibyte character split across two chunks of the answer arrives whole', async (t) => {
+  const api = await rawApi(t, (res) => {
+    const body = Buffer.from(JSON.stringify({ ok: true, result: { text: 'привет 👋' } }))
+    const cut = body.indexOf(Buffer.from('👋')) + 2 // inside the emoji's four bytes
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) })
+    res.write(body.subarray(0, cut))
+    setTimeout(() => { res.end(body.subarray(cut)) }, 20)
+  })
+  const { direct } = clients(api.root)
+  t.same(await direct.callApi('getMe', {}), { text: 'привет 👋' })
+})
+
+t.test('testEnv and an IPv6 apiRoot reach the same path as through Telegraf', async (t) => {
+  const api = await rawApi(t)
+  const options = { apiRoot: api.root, webhookReply: false, testEnv: true }
+  const ours = new Telegraf(FAKE_TOKEN, { telegram: options }).telegram
+  callApiDirectly(ours)
+  await ours.getMe()
+  await new Telegraf(FAKE_TOKEN, { telegram: options }).telegram.getMe()
+  t.equal(api.seen[0]?.url, `/bot${FAKE_TOKEN}/test/getMe`)
+  t.equal(api.seen[0]?.url, api.seen[1]?.url)
+  t.equal(api.seen[0]?.userAgent, '', 'sent by our client, not node-fetch')
+
+  const v6 = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true,"result":"v6"}') })
+  const listening = await new Promise<boolean>((resolve) => {
+    v6.once('error', () => { resolve(false) })
+    v6.listen(0, '::1', () => { resolve(true) })
+  })
+  if (!listening) {
+    t.skip('no IPv6 loopback here', () => {})
+    return
+  }
+  t.teardown(() => new Promise<void>((resolve) => v6.close(() => resolve())))
+  const { direct } = clients(`http://[::1]:${(v6.address() as AddressInfo).port}`)
+  t.equal(await direct.callApi('getMe', {}), 'v6')
+})
+
 t.test('an aborted signal ends a waiting call at once (the poller stops this way)', async (t) => {
   const api = await rawApi(t, () => {}) // never answers, like a long poll
   const { direct } = clients(api.root)
@@ -146,7 +204,7 @@ t.test('an aborted signal ends a waiting call at once (the poller stops this way
   const started = Date.now()
   setTimeout(() => { abort.abort() }, 50).unref()
   const call = direct.callApi('getUpdates', { timeout: 50 }, { signal: abort.signal as never }).catch((e: unknown) => e)
-  const err = await Promise.race([call, sleep(5000, 'still waiting')])
+  const err = await Promise.race([call, sleep(5000, 'still waiting', { ref: false })])
   t.type(err, Error)
   t.equal(api.seen.length, 1, 'the call had reached the server')
   t.ok(Date.now() - started >= 50, 'it ended when aborted, not before')
@@ -157,7 +215,7 @@ t.test('a Bot API that goes silent ends the call with a timeout error, retryable
   const telegram = new Telegraf(FAKE_TOKEN, { telegram: { apiRoot: api.root, webhookReply: false } }).telegram
   callApiDirectly(telegram, 100)
   const started = Date.now()
-  const err = await Promise.race([telegram.getMe().catch((e: unknown) => e), sleep(5000, 'still waiting')])
+  const err = await Promise.race([telegram.getMe().catch((e: unknown) => e), sleep(5000, 'still waiting', { ref: false })])
   t.type(err, Error)
   t.equal((err as Error).message, 'the Bot API sent nothing for 100 ms')
   t.ok(isRetryable(err))
@@ -168,24 +226,28 @@ t.test('calls that carry files still go through Telegraf, as multipart; look-ali
   const api = await rawApi(t)
   const { direct, telegraf } = clients(api.root)
   const file = { source: Buffer.from('fake image bytes'), filename: 'a.jpg' }
-  const calls: Array<[string, (tg: Tg) => Promise<unknown>]> = [
-    ['sendPhoto with a Buffer', async (tg) => await tg.sendPhoto(1, file)],
-    ['sendDocument by url', async (tg) => await tg.sendDocument(1, { url: `${api.root}/file`, filename: 'd.txt' })],
-    ['sendMediaGroup', async (tg) => await tg.sendMediaGroup(1, [{ type: 'photo', media: file }, { type: 'photo', media: file }])],
-    ['editMessageMedia with a file', async (tg) => await tg.editMessageMedia(1, 2, undefined, { type: 'photo', media: file })],
-    ['sendPhoto by file_id', async (tg) => await tg.sendPhoto(1, 'AgACAgIAAxkBAAIB')],
-    ['editMessageMedia by file_id', async (tg) => await tg.editMessageMedia(1, 2, undefined, { type: 'photo', media: 'AgACAgIAAxkBAAIB' })],
-    ['sendMessage with a link preview url', async (tg) => await tg.sendMessage(1, 'x', { link_preview_options: { url: 'https://example.com' } })]
+  // [name, call, whether our client sends it itself (else it hands it to Telegraf, whose node-fetch says so in user-agent)]
+  const calls: Array<[string, (tg: Tg) => Promise<unknown>, boolean]> = [
+    ['sendPhoto with a Buffer', async (tg) => await tg.sendPhoto(1, file), false],
+    ['sendDocument by url', async (tg) => await tg.sendDocument(1, { url: `${api.root}/file`, filename: 'd.txt' }), false],
+    ['sendMediaGroup', async (tg) => await tg.sendMediaGroup(1, [{ type: 'photo', media: file }, { type: 'photo', media: file }]), false],
+    ['editMessageMedia with a file', async (tg) => await tg.editMessageMedia(1, 2, undefined, { type: 'photo', media: file }), false],
+    ['sendPhoto by file_id', async (tg) => await tg.sendPhoto(1, 'AgACAgIAAxkBAAIB'), true],
+    // An InputMedia object may hold a file, so it goes to Telegraf, which sends this one as JSON.
+    ['editMessageMedia by file_id', async (tg) => await tg.editMessageMedia(1, 2, undefined, { type: 'photo', media: 'AgACAgIAAxkBAAIB' }), false],
+    ['sendMessage with a link preview url', async (tg) => await tg.sendMessage(1, 'x', { link_preview_options: { url: 'https://example.com' } }), true]
   ]
-  for (const [name, call] of calls) {
-    const kinds: string[] = []
+  for (const [name, call, ourClient] of calls) {
+    const sent: Seen[] = []
     for (const tg of [direct, telegraf]) {
       const before = api.seen.length
       await call(tg)
-      const sent = api.seen.slice(before).filter((s) => s.method === 'POST').at(-1)
-      kinds.push(sent?.contentType.split(';')[0] ?? 'none')
+      const last = api.seen.slice(before).filter((s) => s.method === 'POST').at(-1)
+      if (last !== undefined) sent.push(last)
     }
-    t.equal(kinds[0], kinds[1], `${name}: sent as ${kinds[1]} by both`)
+    const [ours, theirs] = sent as [Seen, Seen]
+    t.equal(ours.contentType.split(';')[0], theirs.contentType.split(';')[0], `${name}: sent as ${theirs.contentType.split(';')[0] ?? ''} by both`)
+    t.equal(ours.userAgent.startsWith('node-fetch'), !ourClient, `${name}: ${ourClient ? 'sent by our client' : 'handed to Telegraf'}`)
   }
   t.equal(api.seen.filter((s) => s.contentType.startsWith('multipart/form-data')).length, 8, 'the four file calls were multipart, through both clients')
 })
