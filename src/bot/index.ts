@@ -24,7 +24,10 @@ export function createTelegraf (token: string, apiRoot: string): Telegraf {
   // webhookReply off: answering through the webhook response hides every error and result
   // ("It's not possible to know that such a request was successful", Bot API), and we may have
   // acked already when the handler budget ran out.
-  const bot = new Telegraf(token, { telegram: { apiRoot, webhookReply: false } })
+  // Telegraf resolves './bot<token>/<method>' against the root, so a root with a path must end in
+  // '/' to keep its last segment (config strips trailing slashes, for display).
+  const root = apiRoot.endsWith('/') ? apiRoot : `${apiRoot}/`
+  const bot = new Telegraf(token, { telegram: { apiRoot: root, webhookReply: false } })
   // Every JSON call on bot.telegram (the handlers' replies, start-up, polling, the admin routes) goes
   // out on Node's HTTP client: less than half the CPU per call of Telegraf's node-fetch client.
   callApiDirectly(bot.telegram)

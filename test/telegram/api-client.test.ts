@@ -73,6 +73,14 @@ t.test('a JSON call reaches the same path with the same body as through Telegraf
   }
 })
 
+t.test('a root with a path keeps all of it, with or without a trailing slash (TELEGRAM_API_ROOT loses its slash in config)', async (t) => {
+  const api = await rawApi(t)
+  await createTelegraf(FAKE_TOKEN, `${api.root}/tg/proxy`).telegram.getMe()
+  await createTelegraf(FAKE_TOKEN, `${api.root}/tg/proxy/`).telegram.getMe()
+  await createTelegraf(FAKE_TOKEN, `${api.root}/tg/proxy`).telegram.sendPhoto(1, { source: Buffer.from('x') })
+  t.same(api.seen.map((s) => s.url), [`/tg/proxy/bot${FAKE_TOKEN}/getMe`, `/tg/proxy/bot${FAKE_TOKEN}/getMe`, `/tg/proxy/bot${FAKE_TOKEN}/sendPhoto`])
+})
+
 t.test('null fields are left out, as Telegraf does', async (t) => {
   const api = await rawApi(t)
   const { direct } = clients(api.root)
