@@ -28,6 +28,8 @@ export interface AppOptions {
   botInfo?: UserFromGetMe
   dedupe?: UpdateDedupe
   webhookInfoTtlMs?: number
+  /** How long the health route's getWebhookInfo may take (WEBHOOK_INFO_TIMEOUT_MS by default). */
+  webhookInfoTimeoutMs?: number
 }
 
 declare module 'fastify' {
@@ -111,7 +113,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ...(options.dedupe !== undefined && { dedupe: options.dedupe })
   })
   const webhookState = config.useWebhook && config.webhookUrl !== undefined
-    ? new WebhookState(bot.telegram, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfoTtlMs)
+    ? new WebhookState({ getWebhookInfo: async (signal) => await bot.telegram.callApi('getWebhookInfo', {}, { signal: signal as never }) }, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfoTtlMs, Date.now, options.webhookInfoTimeoutMs)
     : undefined
   const poller = config.useWebhook ? undefined : new Poller(bot.telegram, ingress, log, { allowedUpdates: config.allowedUpdates })
 

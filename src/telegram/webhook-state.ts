@@ -72,8 +72,16 @@ export function judgeWebhook (info: WebhookInfo, target: WebhookTarget, nowSecon
 }
 
 export interface WebhookInfoSource {
-  getWebhookInfo: () => Promise<WebhookInfo>
+  /** The call is abandoned when `signal` aborts. */
+  getWebhookInfo: (signal: AbortSignal) => Promise<WebhookInfo>
 }
+
+/**
+ * How long one getWebhookInfo may take. Below Docker's 10 s probe timeout, so a probe gets the
+ * verdict "unreachable" instead of timing out, and a Telegram that hangs (a connect into a
+ * blackhole waits for the kernel, minutes) does not pin the cache's one call past the next probe.
+ */
+export const WEBHOOK_INFO_TIMEOUT_MS = 8000
 
 export class WebhookState {
   readonly #telegram: WebhookInfoSource
@@ -82,11 +90,14 @@ export class WebhookState {
   readonly #now: () => number
   #entry: { promise: Promise<Fetched>, settled: Fetched | undefined } | undefined
 
-  constructor (telegram: WebhookInfoSource, target: WebhookTarget, ttlMs = 5000, now: () => number = Date.now) {
+  readonly #timeoutMs: number
+
+  constructor (telegram: WebhookInfoSource, target: WebhookTarget, ttlMs = 5000, now: () => number = Date.now, timeoutMs = WEBHOOK_INFO_TIMEOUT_MS) {
     this.#telegram = telegram
     this.#target = target
     this.#ttlMs = ttlMs
     this.#now = now
+    this.#timeoutMs = timeoutMs
   }
 
   /** One getWebhookInfo call at a time, its answer (or failure) reused for the TTL. */
@@ -96,9 +107,13 @@ export class WebhookState {
       return entry.promise
     }
     const fresh: { promise: Promise<Fetched>, settled: Fetched | undefined } = { promise: Promise.resolve({ error: '', at: 0 }), settled: undefined }
-    fresh.promise = this.#telegram.getWebhookInfo().then(
+    const signal = AbortSignal.timeout(this.#timeoutMs)
+    fresh.promise = this.#telegram.getWebhookInfo(signal).then(
       (info): Fetched => ({ info, at: this.#now() }),
-      (err: unknown): Fetched => ({ error: describeError(err), at: this.#now() })
+      (err: unknown): Fetched => ({
+        error: signal.aborted ? `Telegram did not answer getWebhookInfo within ${this.#timeoutMs} ms` : describeError(err),
+        at: this.#now()
+      })
     ).then((result) => {
       fresh.settled = result
       return result

@@ -28,6 +28,20 @@ t.test('503 saying why when Telegram cannot be reached', async (t) => {
   t.match(res.json(), { ok: false, verdict: 'unreachable', reason: /Telegram could not be reached/ })
 })
 
+t.test('503 within the timeout when Telegram hangs, and the hung call is abandoned', async (t) => {
+  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 0, webhookInfoTimeoutMs: 100 })
+  api.on('getWebhookInfo', () => new Promise(() => {})) // accepts the request, never answers
+  const started = Date.now()
+  const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { ok: false, verdict: 'unreachable', reason: 'Telegram did not answer getWebhookInfo within 100 ms' })
+  t.ok(Date.now() - started >= 100)
+  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
+  api.on('getWebhookInfo', () => ({ result: { ...api.webhook, has_custom_certificate: false } }))
+  const next = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.equal(next.statusCode, 200, 'the next probe asks again and gets the answer')
+})
+
 t.test('warnings: drifted max_connections, a recent delivery error, a 401 hinting at the secret, pending updates', async (t) => {
   const { app, api } = await buildTestApp(t)
   Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 40, pending_update_count: 3, last_error_date: Math.floor(Date.now() / 1000) - 60, last_error_message: 'Wrong response from the webhook: 401 Unauthorized' })

@@ -30,6 +30,21 @@ t.test('a failure is cached too, so an unreachable Telegram is not hammered by p
   t.equal(calls, 1)
 })
 
+t.test('a call that outlives the timeout is aborted and reported as unreachable', async (t) => {
+  let seen: AbortSignal | undefined
+  const hangs = async (signal: AbortSignal): Promise<never> => await new Promise((_resolve, reject) => {
+    seen = signal
+    signal.addEventListener('abort', () => { reject(new Error('aborted')) })
+  })
+  const state = new WebhookState({ getWebhookInfo: hangs }, target, 5000, Date.now, 50)
+  // AbortSignal.timeout's timer does not hold the process open (a real call's socket would).
+  const alive = setInterval(() => {}, 1000)
+  t.teardown(() => { clearInterval(alive) })
+  const report = await state.report()
+  t.match(report, { ok: false, verdict: 'unreachable', reason: 'Telegram did not answer getWebhookInfo within 50 ms' })
+  t.equal(seen?.aborted, true, 'the source was told to give up')
+})
+
 t.test('drift lists each setting that differs, with Telegram\'s default of 40 connections', async (t) => {
   t.same(webhookDrift(info(), target), [])
   t.same(webhookDrift(info({ max_connections: undefined }), target), ['max_connections is 40, not 100'])
