@@ -16,7 +16,7 @@ import { healthRoutes } from './routes/health.js'
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './routes/http-errors.js'
 import { webhookRoutes } from './routes/webhook.js'
 import { Poller } from './telegram/poller.js'
-import { WebhookState } from './telegram/webhook-state.js'
+import { WebhookState, type WebhookStateOptions } from './telegram/webhook-state.js'
 
 export interface AppOptions {
   /** The environment (process.env in production); values that are empty strings count as unset. */
@@ -27,9 +27,8 @@ export interface AppOptions {
   /** Preset instead of calling getMe (tests; server.ts sets it from its own getMe). */
   botInfo?: UserFromGetMe
   dedupe?: UpdateDedupe
-  webhookInfoTtlMs?: number
-  /** How long the health route's getWebhookInfo may take (WEBHOOK_INFO_TIMEOUT_MS by default). */
-  webhookInfoTimeoutMs?: number
+  /** The health route's cache TTL and call timeout (tests); the defaults otherwise. */
+  webhookInfo?: Pick<WebhookStateOptions, 'ttlMs' | 'timeoutMs'>
 }
 
 declare module 'fastify' {
@@ -113,7 +112,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ...(options.dedupe !== undefined && { dedupe: options.dedupe })
   })
   const webhookState = config.useWebhook && config.webhookUrl !== undefined
-    ? new WebhookState({ getWebhookInfo: async (signal) => await bot.telegram.callApi('getWebhookInfo', {}, { signal: signal as never }) }, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfoTtlMs, Date.now, options.webhookInfoTimeoutMs)
+    ? new WebhookState({ getWebhookInfo: async (signal) => await bot.telegram.callApi('getWebhookInfo', {}, { signal: signal as never }) }, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfo)
     : undefined
   const poller = config.useWebhook ? undefined : new Poller(bot.telegram, ingress, log, { allowedUpdates: config.allowedUpdates })
 

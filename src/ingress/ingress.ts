@@ -60,19 +60,18 @@ export function updateTypeOf (update: Update): string {
 export class Ingress {
   readonly #handle: UpdateHandler
   readonly #log: Log
-  readonly #budgetMs: number
   readonly #budgets: Deadlines
   readonly #timeouts: Deadlines
   readonly #dedupe: UpdateDedupe
   readonly #maxBacklog: number
   /** Updates waiting for the backlog to have room, oldest first (not claimed yet). */
-  #waitingForRoom: Array<() => void> = []
+  readonly #waitingForRoom: Array<() => void> = []
   readonly #queue = new ChatQueue()
   /** Budget 0: updates acked in this event-loop turn, started together after the acks went out. */
   #toStart: Update[] = []
   #closed = false
   #inFlight = 0
-  #idle: Array<() => void> = []
+  readonly #idle: Array<() => void> = []
   #accepted = 0
   #duplicates = 0
   #failed = 0
@@ -81,7 +80,6 @@ export class Ingress {
   constructor (options: IngressOptions) {
     this.#handle = options.handle
     this.#log = options.log
-    this.#budgetMs = options.budgetMs
     this.#budgets = new Deadlines(options.budgetMs)
     this.#timeouts = new Deadlines(options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS)
     this.#dedupe = options.dedupe ?? new MemoryDedupe()
@@ -115,7 +113,7 @@ export class Ingress {
     }
     this.#accepted++
     this.#inFlight++
-    if (this.#budgetMs === 0) {
+    if (this.#budgets.delayMs === 0) {
       // Ack first means the ack must not wait for the handler's synchronous start either (building
       // a request to the Bot API, say): start the turn's updates after their 2xx were written.
       if (this.#toStart.push(update) === 1) setImmediate(this.#startAcked)

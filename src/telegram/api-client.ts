@@ -55,6 +55,7 @@ export function callApiDirectly (telegram: Telegram, timeoutMs = CALL_TIMEOUT_MS
   telegram.callApi = callApi as Telegram['callApi']
 }
 
+/** `reason` (the status line's phrase) is read for a 5xx only, `text` (the body) for the rest. */
 type Post = (path: string, body: string, signal: AbortSignal | undefined) => Promise<{ status: number, reason: string, text: string }>
 
 /**
@@ -71,16 +72,15 @@ function jsonPoster (origin: URL, timeoutMs: number): Post {
     const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
     const req = client.request({ ...target, path, headers, ...(signal !== undefined && { signal }) }, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0
-      const reason = (res.statusMessage ?? '') || (STATUS_CODES[status] ?? '')
       if (status >= 500) {
         res.resume()
-        resolve({ status, reason, text: '' })
+        resolve({ status, reason: (res.statusMessage ?? '') || (STATUS_CODES[status] ?? ''), text: '' })
         return
       }
       let text = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => { resolve({ status, reason, text }) })
+      res.on('end', () => { resolve({ status, reason: '', text }) })
       res.on('error', reject)
     })
     // As node-fetch's timeout in Telegraf, but counted from the last byte that moved.

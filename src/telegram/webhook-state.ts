@@ -83,21 +83,28 @@ export interface WebhookInfoSource {
  */
 export const WEBHOOK_INFO_TIMEOUT_MS = 8000
 
+export interface WebhookStateOptions {
+  /** How long an answer (or a failure) is reused; default 5 s. */
+  ttlMs?: number
+  /** How long one getWebhookInfo may take; default WEBHOOK_INFO_TIMEOUT_MS. */
+  timeoutMs?: number
+  now?: () => number
+}
+
 export class WebhookState {
   readonly #telegram: WebhookInfoSource
   readonly #target: WebhookTarget
   readonly #ttlMs: number
+  readonly #timeoutMs: number
   readonly #now: () => number
   #entry: { promise: Promise<Fetched>, settled: Fetched | undefined } | undefined
 
-  readonly #timeoutMs: number
-
-  constructor (telegram: WebhookInfoSource, target: WebhookTarget, ttlMs = 5000, now: () => number = Date.now, timeoutMs = WEBHOOK_INFO_TIMEOUT_MS) {
+  constructor (telegram: WebhookInfoSource, target: WebhookTarget, { ttlMs = 5000, timeoutMs = WEBHOOK_INFO_TIMEOUT_MS, now = Date.now }: WebhookStateOptions = {}) {
     this.#telegram = telegram
     this.#target = target
     this.#ttlMs = ttlMs
-    this.#now = now
     this.#timeoutMs = timeoutMs
+    this.#now = now
   }
 
   /** One getWebhookInfo call at a time, its answer (or failure) reused for the TTL. */

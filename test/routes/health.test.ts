@@ -10,7 +10,7 @@ t.test('200 with Telegram\'s WebhookInfo when the webhook is the configured URL'
 })
 
 t.test('503 with the reason when no webhook is set, or a different one', async (t) => {
-  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 0 })
+  const { app, api } = await buildTestApp(t, {}, { webhookInfo: { ttlMs: 0 } })
   const missing = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(missing.statusCode, 503)
   t.match(missing.json(), { ok: false, verdict: 'missing', reason: /No webhook is set/ })
@@ -29,7 +29,7 @@ t.test('503 saying why when Telegram cannot be reached', async (t) => {
 })
 
 t.test('503 within the timeout when Telegram hangs, and the hung call is abandoned', async (t) => {
-  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 0, webhookInfoTimeoutMs: 100 })
+  const { app, api } = await buildTestApp(t, {}, { webhookInfo: { ttlMs: 0, timeoutMs: 100 } })
   api.on('getWebhookInfo', () => new Promise(() => {})) // accepts the request, never answers
   const started = Date.now()
   const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
@@ -52,7 +52,7 @@ t.test('warnings: drifted max_connections, a recent delivery error, a 401 hintin
 })
 
 t.test('30 probes at once and a probe per request cost one getWebhookInfo per TTL', async (t) => {
-  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 60_000 })
+  const { app, api } = await buildTestApp(t, {}, { webhookInfo: { ttlMs: 60_000 } })
   Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
   api.on('getWebhookInfo', async () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
@@ -65,7 +65,7 @@ t.test('30 probes at once and a probe per request cost one getWebhookInfo per TT
 })
 
 t.test('set-webhook invalidates the cached answer', async (t) => {
-  const { app, api } = await buildTestApp(t, {}, { webhookInfoTtlMs: 60_000 })
+  const { app, api } = await buildTestApp(t, {}, { webhookInfo: { ttlMs: 60_000 } })
   await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(api.callsOf('getWebhookInfo').length, 1)
   const set = await app.inject({ method: 'POST', url: '/telegram/set-webhook', headers: { authorization: `Bearer ${app.config.adminToken ?? ''}` } })

@@ -8,7 +8,7 @@ const info = (fields: Partial<WebhookInfo> = {}): WebhookInfo => ({ url: target.
 t.test('the cached answer is reused within the TTL and refreshed after it', async (t) => {
   let clock = 0
   let calls = 0
-  const state = new WebhookState({ getWebhookInfo: async () => { calls++; return info() } }, target, 5000, () => clock)
+  const state = new WebhookState({ getWebhookInfo: async () => { calls++; return info() } }, target, { now: () => clock })
   await state.report()
   clock = 4999
   await state.report()
@@ -22,7 +22,7 @@ t.test('the cached answer is reused within the TTL and refreshed after it', asyn
 t.test('a failure is cached too, so an unreachable Telegram is not hammered by probes', async (t) => {
   let clock = 0
   let calls = 0
-  const state = new WebhookState({ getWebhookInfo: async () => { calls++; throw new Error('connect ECONNREFUSED') } }, target, 5000, () => clock)
+  const state = new WebhookState({ getWebhookInfo: async () => { calls++; throw new Error('connect ECONNREFUSED') } }, target, { now: () => clock })
   const first = await state.report()
   t.match(first, { ok: false, verdict: 'unreachable', reason: /ECONNREFUSED/ })
   clock = 1000
@@ -36,7 +36,7 @@ t.test('a call that outlives the timeout is aborted and reported as unreachable'
     seen = signal
     signal.addEventListener('abort', () => { reject(new Error('aborted')) })
   })
-  const state = new WebhookState({ getWebhookInfo: hangs }, target, 5000, Date.now, 50)
+  const state = new WebhookState({ getWebhookInfo: hangs }, target, { timeoutMs: 50 })
   // AbortSignal.timeout's timer does not hold the process open (a real call's socket would).
   const alive = setInterval(() => {}, 1000)
   t.teardown(() => { clearInterval(alive) })
