@@ -6,18 +6,17 @@
 //   cp -r dist/bench dist/bench-base     (before the change; then change, npx tsc -p bench/tsconfig.json)
 //   node dist/bench/bench/ab.js --baseline dist/bench-base [--rounds 10] [--duration 5] [--bot noop|slow]
 //   node dist/bench/bench/ab.js --a contenders/x.js --a-env K=V,K2=V2 --b contenders/y.js   (any two contenders)
-import { mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { runPaired, type PairSide } from './lib/paired.js'
-import { canPin, freePort, killStarted, pinSelf, startNode, waitForHttp } from './lib/proc.js'
+import { BENCH_DIR, newLogDir } from './lib/paths.js'
+import { canPin, freePort, killStarted, killStartedOnSignals, pinSelf, startNode, waitForHttp } from './lib/proc.js'
 import { SECRET } from './lib/settings.js'
+import { UpdateIds } from './lib/updates.js'
 import { runWrk } from './lib/wrk.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-const ROOT = resolve(HERE, '..', '..', '..')
-const BENCH_DIR = join(ROOT, 'bench')
 
 const { values } = parseArgs({
   options: {
@@ -45,8 +44,7 @@ async function main (): Promise<void> {
   const pin = canPin()
   if (pin) pinSelf(1)
   else console.warn('warning: cannot pin: the comparison still holds, the absolute figures less so')
-  const logDir = join(BENCH_DIR, 'results', 'logs', `ab-${new Date().toISOString().replace(/[:.]/g, '-')}`)
-  mkdirSync(logDir, { recursive: true })
+  const logDir = newLogDir('ab')
   const stubPort = await freePort()
   const stub = startNode(join(HERE, 'bot-api-stub.js'), { ...process.env, PORT: String(stubPort) }, join(logDir, 'bot-api-stub.log'), pin ? 1 : undefined)
   const stubUrl = `http://127.0.0.1:${stubPort}`
@@ -54,7 +52,7 @@ async function main (): Promise<void> {
   const a: PairSide = { name: 'A', script: resolve(HERE, values.a ?? join('contenders', 'ingress.js')), env: { ...bot, ...envList(values['a-env']) } }
   const b: PairSide = { name: 'B', script: values.b !== undefined ? resolve(HERE, values.b) : resolve(values.baseline as string, 'bench', 'contenders', 'ingress.js'), env: { ...bot, ...envList(values['b-env']) } }
   console.log(`A = ${a.script} ${values['a-env']}\nB = ${b.script} ${values['b-env']}`)
-  let nextId = 100_000_000
+  const ids = new UpdateIds(1000)
   try {
     await waitForHttp(`${stubUrl}/__bench/stats`, stub, 30_000)
     const result = await runPaired({
@@ -67,9 +65,7 @@ async function main (): Promise<void> {
       logDir,
       pin,
       load: async (url, seconds) => {
-        const sequence = { firstUpdateId: nextId, firstUserId: 500_000_000, users: 1000 }
-        nextId += 20_000_000
-        return await runWrk({ url, secret: SECRET, connections, durationS: seconds, sequence, benchDir: BENCH_DIR, scratchDir: logDir, ...(pin && { cpu: 1 }) })
+        return await runWrk({ url, secret: SECRET, connections, durationS: seconds, sequence: ids.next(seconds), benchDir: BENCH_DIR, scratchDir: logDir, ...(pin && { cpu: 1 }) })
       },
       onRound: (r, i) => {
         console.log(`r${i}: A ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | B ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)}`)
@@ -81,11 +77,6 @@ async function main (): Promise<void> {
   }
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killStarted()
-    process.exit(130)
-  })
-}
+killStartedOnSignals()
 
 await main()

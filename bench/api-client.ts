@@ -4,14 +4,13 @@
 // alternate which client goes first; each round gives a ratio, and the median is printed.
 //
 //   node dist/bench/bench/api-client.js [--calls N] [--concurrency N] [--rounds N] [--latency MS]
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Telegraf } from 'telegraf'
 import { createTelegraf } from '../src/bot/index.js'
-import { canPin, freePort, pinSelf, startNode, stopProcess, waitForHttp } from './lib/proc.js'
+import { newLogDir } from './lib/paths.js'
+import { canPin, freePort, killStartedOnSignals, pinSelf, startNode, stopProcess, waitForHttp } from './lib/proc.js'
 import { median } from './lib/report.js'
 import { TOKEN } from './lib/settings.js'
 
@@ -41,8 +40,7 @@ async function main (): Promise<void> {
   if (pin) pinSelf(0)
   const port = await freePort()
   const stubScript = fileURLToPath(new URL('./bot-api-stub.js', import.meta.url))
-  const log = join(mkdtempSync(join(tmpdir(), 'api-client-bench-')), 'stub.log')
-  const stub = startNode(stubScript, { ...process.env, PORT: String(port), STUB_LATENCY_MS: values.latency ?? '5' }, log, pin ? 1 : undefined)
+  const stub = startNode(stubScript, { ...process.env, PORT: String(port), STUB_LATENCY_MS: values.latency ?? '5' }, join(newLogDir('api-client'), 'bot-api-stub.log'), pin ? 1 : undefined)
   try {
     const apiRoot = `http://127.0.0.1:${port}`
     await waitForHttp(apiRoot, stub, 10_000)
@@ -66,4 +64,5 @@ async function main (): Promise<void> {
   }
 }
 
+killStartedOnSignals()
 await main()

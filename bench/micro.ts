@@ -17,6 +17,8 @@ import { ChatQueue, chatKeyOf } from '../src/ingress/chat-queue.js'
 import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from '../src/logger.js'
 import { updateRunner } from '../src/bot/index.js'
 import { STUB_BOT } from './bot-api-stub.js'
+import { median } from './lib/report.js'
+import { SECRET, TOKEN, WEBHOOK_URL } from './lib/settings.js'
 import { nthUpdate } from './lib/updates.js'
 
 const { values } = parseArgs({ options: { iterations: { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } })
@@ -48,11 +50,10 @@ async function measure (op: (n: number) => Promise<unknown> | unknown, concurren
   return Number(process.hrtime.bigint() - started) / ITERATIONS
 }
 
-const noopBot = new Telegraf('123456:BENCHtokenBENCHtokenBENCHtoken_0123', { telegram: { webhookReply: false } })
+const noopBot = new Telegraf(TOKEN, { telegram: { webhookReply: false } })
 noopBot.botInfo = STUB_BOT
 noopBot.use(() => {})
 
-const SECRET = 'bench_secret_token_0123456789'
 const bodies = Array.from({ length: 10_000 }, (_, n) => nthUpdate({ firstUpdateId: 0, firstUserId: 500_000_000, users: 1000 }, n).body)
 
 /** One POST through Fastify's inject (no sockets): the in-process cost of a route, plus inject's own. */
@@ -71,7 +72,7 @@ bareApp.post('/telegram/webhook', async (request, reply) => {
   return reply.code(200).send()
 })
 const serviceApp = await buildApp({
-  env: { TELEGRAM_BOT_TOKEN: '123456:BENCHtokenBENCHtokenBENCHtoken_0123', TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_WEBHOOK_URL: 'https://bench.example.com/telegram/webhook', TELEGRAM_API_ROOT: 'http://127.0.0.1:9', LOG_LEVEL: 'info' },
+  env: { TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_WEBHOOK_SECRET: SECRET, TELEGRAM_WEBHOOK_URL: WEBHOOK_URL, TELEGRAM_API_ROOT: 'http://127.0.0.1:9', LOG_LEVEL: 'info' },
   logStream: devNull,
   botInfo: STUB_BOT,
   features: [(bot) => { bot.use(() => {}) }]
@@ -134,8 +135,7 @@ async function main (): Promise<void> {
   }
   console.log(`ns per update, median of ${ROUNDS} rounds of ${ITERATIONS} (100 at a time):`)
   for (const [name, ns] of results) {
-    const sorted = [...ns].sort((a, b) => a - b)
-    console.log(`${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(0).padStart(8)} ns  ${name}   (min ${(sorted[0] ?? 0).toFixed(0)})`)
+    console.log(`${median(ns).toFixed(0).padStart(8)} ns  ${name}   (min ${Math.min(...ns).toFixed(0)})`)
   }
 }
 

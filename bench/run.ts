@@ -18,27 +18,16 @@ import { parseArgs } from 'node:util'
 import type { StubStats } from './bot-api-stub.js'
 import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
-import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStarted, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
+import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStartedOnSignals, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
 import { runAlternating } from './lib/alternate.js'
 import { runPaired, type PairOptions, type PairResult, type PairRound, type PairSide } from './lib/paired.js'
 import { FLOOR, formatPaced, formatPairs, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
+import { BENCH_DIR, newLogDir, RESULTS_DIR, ROOT, stamp } from './lib/paths.js'
 import { contenderEnv, SECRET } from './lib/settings.js'
-import type { Sequence } from './lib/updates.js'
+import { UpdateIds } from './lib/updates.js'
 import { hasWrk, runWrk } from './lib/wrk.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
-
-/** The checkout: the nearest folder above this file with a package.json (works from bench/ and dist/). */
-function findRoot (from: string): string {
-  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'bench', 'load', 'wrk-post.lua'))) return dir
-  }
-  throw new Error(`no checkout found above ${from}`)
-}
-
-const ROOT = findRoot(HERE)
-const BENCH_DIR = join(ROOT, 'bench')
-const RESULTS_DIR = join(BENCH_DIR, 'results')
 
 type BotKind = 'none' | 'noop' | 'slow'
 
@@ -154,16 +143,22 @@ function parseOptions (): Options {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`)
     return n
   }
+  // wrk takes whole seconds only.
+  const seconds = (value: string | undefined, fallback: number, name: string): number => {
+    const n = num(value, fallback, name)
+    if (!Number.isInteger(n)) throw new Error(`--${name} must be a whole number of seconds`)
+    return n
+  }
   const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  const known = new Set(CONTENDERS.flatMap((c) => isService(c) ? [c.name, c.name + BASELINE_SUFFIX] : [c.name]))
-  const unknown = only?.filter((name) => !known.has(name))
-  if (unknown !== undefined && unknown.length > 0) throw new Error(`unknown contender(s): ${unknown.join(', ')}`)
+  const known = withBaseline(values.baseline).map((c) => c.name)
+  const unknown = only?.filter((name) => !known.includes(name))
+  if (unknown !== undefined && unknown.length > 0) throw new Error(`unknown contender(s): ${unknown.join(', ')} (the -base ones need --baseline)`)
   if (values.loadgen !== undefined && values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen must be wrk or node')
   return {
     smoke,
     rounds: num(values.rounds, smoke ? 1 : 5, 'rounds'),
-    durationS: Math.max(1, num(values.duration, 6, 'duration')),
-    warmupS: num(values.warmup, smoke ? 0 : 2, 'warmup'),
+    durationS: Math.max(1, seconds(values.duration, 6, 'duration')),
+    warmupS: seconds(values.warmup, smoke ? 0 : 2, 'warmup'),
     connections: Math.max(1, num(values.connections, smoke ? 10 : 100, 'connections')),
     requests: Math.max(1, num(values.requests, 300, 'requests')),
     only,
@@ -178,7 +173,7 @@ function parseOptions (): Options {
     retries: smoke ? 0 : num(values.retries, 2, 'retries'),
     paired: num(values.paired, smoke ? 1 : 6, 'paired'),
     alternate: num(values.alternate, smoke ? 1 : 10, 'alternate'),
-    alternateWindowS: Math.max(0.1, num(values['alternate-window'], 2, 'alternate-window'))
+    alternateWindowS: Math.max(1, seconds(values['alternate-window'], 2, 'alternate-window'))
   }
 }
 
@@ -222,14 +217,7 @@ interface Run {
   stubUrl: string
   stubPid: number
   logDir: string
-  nextUpdateId: number
-}
-
-function sequenceFor (run: Run): Sequence {
-  const seq = { firstUpdateId: run.nextUpdateId, firstUserId: 500_000_000, users: run.options.users }
-  // Far more ids than one load phase can send, so no two phases (or contenders) share an id.
-  run.nextUpdateId += 20_000_000
-  return seq
+  ids: UpdateIds
 }
 
 type Load = Omit<LoadResult, 'ackedIds'> & { ackedIds?: number[] }
@@ -237,13 +225,13 @@ type Load = Omit<LoadResult, 'ackedIds'> & { ackedIds?: number[] }
 async function applyLoad (run: Run, url: string, seconds: number): Promise<Load> {
   const { options } = run
   if (run.loadgen === 'wrk') {
-    return await runWrk({ url, secret: SECRET, connections: options.connections, durationS: seconds, sequence: sequenceFor(run), benchDir: BENCH_DIR, scratchDir: run.logDir, ...(run.pin && { cpu: 1 }) })
+    return await runWrk({ url, secret: SECRET, connections: options.connections, durationS: seconds, sequence: run.ids.next(seconds), benchDir: BENCH_DIR, scratchDir: run.logDir, ...(run.pin && { cpu: 1 }) })
   }
   return await runNodeLoad({
     url,
     secret: SECRET,
     connections: options.connections,
-    sequence: sequenceFor(run),
+    sequence: run.ids.next(seconds),
     ...(options.smoke ? { requests: options.requests } : { durationMs: seconds * 1000 })
   })
 }
@@ -326,7 +314,7 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
     let paced: PacedSample | undefined
     if (options.rate > 0 && options.pacedS > 0) {
       const cpuP0 = cpuTimeUs(proc.pid)
-      const p = await runPacedLoad({ url, secret: SECRET, rate: options.rate, durationMs: options.pacedS * 1000, connections: options.connections, sequence: sequenceFor(run) })
+      const p = await runPacedLoad({ url, secret: SECRET, rate: options.rate, durationMs: options.pacedS * 1000, connections: options.connections, sequence: run.ids.next(options.pacedS) })
       const cpuPacedUs = cpuTimeUs(proc.pid) - cpuP0
       loads.push(p)
       await untilBotIdle(run.stubUrl, 300_000)
@@ -419,14 +407,11 @@ async function alternatingPhase (run: Run, selected: Contender[], failures: stri
   })
 }
 
-function stamp (): string {
-  return new Date().toISOString().replace(/[:.]/g, '-')
-}
-
 async function main (): Promise<number> {
   const options = parseOptions()
   const contenders = withBaseline(options.baseline)
   const selected = contenders.filter((c) => options.only === undefined || options.only.includes(c.name))
+  if (selected.length === 0) throw new Error('no contender selected')
   const parallelism = availableParallelism() // before pinning this process to one CPU
   const pin = !options.smoke && canPin()
   if (pin) pinSelf(1)
@@ -435,13 +420,12 @@ async function main (): Promise<number> {
   if (!options.smoke && !pin) console.warn('warning: cannot pin (taskset missing or one CPU): server and load share CPUs')
 
   const startedAt = new Date().toISOString()
-  const logDir = join(RESULTS_DIR, 'logs', `${options.smoke ? 'smoke' : 'bench'}-${stamp()}`)
-  mkdirSync(logDir, { recursive: true })
+  const logDir = newLogDir(options.smoke ? 'smoke' : 'bench')
   if (options.cpuProf) mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true })
 
   const stubPort = await freePort()
   const stubProc = startNode(join(HERE, 'bot-api-stub.js'), { ...process.env, PORT: String(stubPort), STUB_LATENCY_MS: String(options.latencyMs) }, join(logDir, 'bot-api-stub.log'), pin ? 1 : undefined)
-  const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, stubPid: stubProc.pid, logDir, nextUpdateId: 100_000_000 }
+  const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, stubPid: stubProc.pid, logDir, ids: new UpdateIds(options.users) }
   const samples: Sample[] = []
   const paired: PairResult[] = []
   const alternating: PairResult[] = []
@@ -532,12 +516,7 @@ async function main (): Promise<number> {
   return 0
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killStarted()
-    process.exit(130)
-  })
-}
+killStartedOnSignals()
 
 main().then((code) => { process.exit(code) }, (err: unknown) => {
   console.error(err instanceof Error ? err.message : err)

@@ -3,7 +3,7 @@
 // goes first), and each couple of adjacent windows, one per side, gives a ratio. The two windows of a
 // couple are seconds apart, so the machine's minute-to-minute drift hits both alike, and, unlike the
 // paired phase, neither server shares the core with the other's work while it is measured.
-import { loadWindow, pairResult, pairRound, startSide, stopSides, type PairOptions, type PairResult, type PairRound, type Running } from './paired.js'
+import { loadWindow, pairResult, pairRound, startSide, stopSides, warmUp, type PairOptions, type PairResult, type PairRound, type Running } from './paired.js'
 
 export interface AlternateOptions extends Omit<PairOptions, 'rounds' | 'durationS'> {
   /** Couples of windows, one window per side in each; every other couple starts with b. */
@@ -17,7 +17,7 @@ export async function runAlternating (options: AlternateOptions): Promise<PairRe
   try {
     for (const side of [options.a, options.b]) running.push(await startSide(side, `alternate-${side.name}`, options))
     const [a, b] = running as [Running, Running]
-    if (options.warmupS > 0) for (const r of running) await options.load(r.url, options.warmupS)
+    if (options.warmupS > 0) for (const r of running) await warmUp(r, options.load, options.warmupS)
     for (let couple = 1; couple <= options.couples; couple++) {
       const bFirst = couple % 2 === 0
       const first = await loadWindow(bFirst ? b : a, options.load, options.windowS)

@@ -1,7 +1,7 @@
 // Paired measurement: two contenders run at the same time, both pinned to CPU 0 (sharing it), each
 // loaded by its own wrk on CPU 1. Whatever the neighbours on a shared machine do to CPU 0 then happens
 // to both at once, so the per-round ratio of their CPU time per update holds steady where sequential
-// runs swing by ±30% from one minute to the next. Used by run.ts (the paired phase) and ab.ts; its
+// runs swing by up to ±40% from one minute to the next. Used by run.ts (the paired phase) and ab.ts; its
 // helpers (start a side, load one window, the ratios of two windows) also serve alternate.ts.
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -80,9 +80,17 @@ export async function startSide (side: PairSide, tag: string, setting: SideSetti
   return { side, proc, url: `http://127.0.0.1:${port}/telegram/webhook` }
 }
 
-/** SIGTERM each side and wait until it has finished its work and exited. */
+/** SIGTERM each side and wait until it has finished its work and exited; throws when one did not exit 0. */
 export async function stopSides (running: Running[]): Promise<void> {
-  for (const r of running) await stopProcess(r.proc, 120_000)
+  const codes = await Promise.all(running.map(async (r) => await stopProcess(r.proc, 120_000)))
+  const failed = running.flatMap((r, i) => codes[i] === 0 ? [] : [`${r.side.name} exited with code ${String(codes[i])}`])
+  if (failed.length > 0) throw new Error(failed.join('; '))
+}
+
+/** Warms one side up; throws when it gave a non-2xx answer or an error meanwhile. */
+export async function warmUp (r: Running, load: PairLoad, seconds: number): Promise<void> {
+  const res = await load(r.url, seconds)
+  if (res.non2xx + res.errors > 0) throw new Error(`${r.side.name}: ${res.non2xx + res.errors} non-2xx answers or errors while warming up`)
 }
 
 /** Loads one side for `seconds`: its 2xx answers per second and its CPU time per answered update. */
@@ -118,7 +126,7 @@ export async function runPaired (options: PairOptions): Promise<PairResult> {
     const running: Running[] = []
     try {
       for (const side of bFirst ? [options.b, options.a] : [options.a, options.b]) running.push(await startSide(side, `paired-${side.name}.r${round}`, options))
-      if (options.warmupS > 0) await Promise.all(running.map(async (r) => await options.load(r.url, options.warmupS)))
+      if (options.warmupS > 0) await Promise.all(running.map(async (r) => { await warmUp(r, options.load, options.warmupS) }))
       const [first, second] = await Promise.all(running.map(async (r) => await loadWindow(r, options.load, options.durationS))) as [SideWindow, SideWindow]
       const r = pairRound(bFirst ? second : first, bFirst ? first : second)
       rounds.push(r)
@@ -126,7 +134,7 @@ export async function runPaired (options: PairOptions): Promise<PairResult> {
     } finally {
       await stopSides(running)
     }
-    await sleep(500)
+    if (round < options.rounds) await sleep(500)
   }
   return pairResult(options.a.name, options.b.name, rounds)
 }

@@ -90,6 +90,16 @@ export function killStarted (): void {
   for (const started of running) started.child.kill('SIGKILL')
 }
 
+/** On SIGINT or SIGTERM: kill what startNode started, then exit 130. */
+export function killStartedOnSignals (): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      killStarted()
+      process.exit(130)
+    })
+  }
+}
+
 export interface Started {
   child: ChildProcess
   pid: number

@@ -84,7 +84,6 @@ export function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
-/** Median over the rounds where both ran of a's metric / b's metric. */
 /** Median over rounds of pick(a) / pick(b) within the same round; NaN when no round has both. */
 function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): number {
   const ratios: number[] = []
@@ -94,7 +93,7 @@ function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => 
     const y = sb === undefined ? undefined : pick(sb)
     if (x !== undefined && y !== undefined && y > 0) ratios.push(x / y)
   }
-  return ratios.length === 0 ? NaN : median(ratios)
+  return median(ratios)
 }
 
 const pacedP99 = (s: Sample): number | undefined => s.paced?.p99Ms
