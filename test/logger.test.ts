@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createLogger, REDACTED, SecretScrubber } from '../src/logger.js'
+import { buildTestApp } from './helpers/app.js'
+import { FAKE_TOKEN as TOKEN } from './helpers/fake-bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
-
-const TOKEN = '123456789:TEST-fake-token_for_tests_only_00000'
 
 t.test('secrets are replaced in messages, error messages and stacks, whole and in part', async (t) => {
   const scrubber = new SecretScrubber()
@@ -32,7 +32,6 @@ t.test('the secret and authorization headers are redacted by path', async (t) =>
 
 // Fastify runs without a logger of its own (src/app.ts): what it logs must still reach ours.
 t.test('Fastify\'s own warnings and app.log reach our logger, request lines with their reqId, secrets scrubbed', async (t) => {
-  const { buildTestApp } = await import('./helpers/app.js')
   const { app, logs } = await buildTestApp(t)
   app.get('/twice', async (_request, reply) => {
     await reply.send('first')

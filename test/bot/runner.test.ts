@@ -1,11 +1,8 @@
 import t from 'tap'
 import type { Context } from 'telegraf'
-import type { Update } from 'telegraf/types'
 import { createTelegraf, updateRunner } from '../../src/bot/index.js'
 import { FAKE_BOT, FAKE_TOKEN, startFakeBotApi } from '../helpers/fake-bot-api.js'
-import { textUpdate } from '../helpers/app.js'
-
-const update = (text: string, chat: number, id: number): Update => textUpdate(text, chat, id) as unknown as Update
+import { typedTextUpdate as update } from '../helpers/app.js'
 
 t.test('updateRunner runs the middleware with what handleUpdate would give it, on the bot\'s own client', async (t) => {
   const api = await startFakeBotApi()

@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildApp, type AppOptions } from '../../src/app.js'
 import { FAKE_BOT, FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from './fake-bot-api.js'
 import { LogCapture } from './log-capture.js'
+import type { Update } from 'telegraf/types'
 
 export const WEBHOOK_URL = 'https://bot.example.com/api/telegram/webhook'
 export const SECRET = 'test_secret-0123456789'
@@ -58,6 +59,9 @@ export function textUpdate (text: string, userId = 42, updateId = nextUpdateId++
   const entities = text.startsWith('/') ? [{ type: 'bot_command', offset: 0, length: text.split(' ')[0]?.length ?? 0 }] : undefined
   return privateMessage(userId, updateId, { text, ...(entities !== undefined && { entities }) })
 }
+
+/** textUpdate typed as Telegraf's Update, for code that takes one (the ingress, the bot runner). */
+export const typedTextUpdate = (text: string, userId: number, updateId: number): Update => textUpdate(text, userId, updateId) as unknown as Update
 
 export function voiceUpdate (userId = 42, updateId = nextUpdateId++): Record<string, unknown> {
   return privateMessage(userId, updateId, {

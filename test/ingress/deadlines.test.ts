@@ -64,10 +64,11 @@ const deadlinesModule = fileURLToPath(new URL('../../src/ingress/deadlines.ts', 
 
 async function runScript (script: string): Promise<{ ms: number, out: string }> {
   const started = performance.now()
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // Killed after 20 s: a script the timer wrongly holds open fails the test instead of hanging it.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 20_000 })
   let out = ''
   child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-  await new Promise((resolve) => child.on('exit', resolve))
+  await new Promise((resolve, reject) => { child.on('close', resolve).on('error', reject) })
   return { ms: performance.now() - started, out }
 }
 

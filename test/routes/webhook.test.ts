@@ -2,6 +2,7 @@ import t from 'tap'
 import type { BotFeature } from '../../src/bot/index.js'
 import { ADMIN_TOKEN, buildTestApp, postUpdate, SECRET, textUpdate, voiceUpdate } from '../helpers/app.js'
 import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+import { within } from '../helpers/wait.js'
 
 t.test('a signed update is handled by the bot and acked 200 with an empty body', async (t) => {
   const { app, api } = await buildTestApp(t)
@@ -114,6 +115,22 @@ t.test('a redelivered update_id is acked 200 and not handled twice', async (t) =
   t.equal(api.callsOf('sendMessage').length, 1)
   t.equal(logs.find('Received voice from 5').length, 1)
   t.equal(app.ingress.stats.duplicates, 2)
+})
+
+t.test('TELEGRAM_MAX_BACKLOG: beyond it an update is answered only once a taken one finished', async (t) => {
+  let open = (): void => {}
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  const slow: BotFeature = (bot) => { bot.on('message', async () => { await gate }) }
+  const { app } = await buildTestApp(t, { TELEGRAM_MAX_BACKLOG: '1', TELEGRAM_HANDLER_BUDGET_MS: '0' }, { features: [slow] })
+  t.equal((await postUpdate(app, textUpdate('first', 1, 7001))).statusCode, 200, 'the first is acked at once (budget 0) and stays in the backlog')
+  let second: number | undefined
+  const secondDone = postUpdate(app, textUpdate('second', 2, 7002)).then((res) => { second = res.statusCode })
+  t.equal(await within(200, secondDone), 'still waiting', 'the second waits: the backlog of 1 is full')
+  t.equal(app.ingress.stats.waitingForRoom, 1)
+  open()
+  await within(5000, secondDone)
+  t.equal(second, 200, 'answered once the first finished')
+  t.equal(app.ingress.stats.accepted, 2)
 })
 
 t.test('a handler that throws is logged with update_id and type, and acked 200', async (t) => {

@@ -4,6 +4,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Update } from 'telegraf/types'
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/sandbox/emulator.js'
+import { pause, waitUntil } from '../helpers/wait.js'
 
 export const TOKEN = '123456789:SANDBOX_sandbox_SANDBOX_sandbox_SAN'
 export const BOT_ID = 123456789
@@ -104,15 +105,7 @@ export async function receiverFor (t: Teardown, script: Script = () => ({})): Pr
   }
 }
 
-export const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-
-export async function waitUntil (condition: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`)
-    await pause(5)
-  }
-}
+export { pause, waitUntil }
 
 export const updateIds = (posts: ReceivedPost[]): number[] => posts.map((post) => post.update.update_id)
 export const textsOf = (posts: ReceivedPost[]): string[] =>

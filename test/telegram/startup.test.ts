@@ -6,8 +6,8 @@ import { conflictMessage, Poller } from '../../src/telegram/poller.js'
 import { BAD_TOKEN_MESSAGE, checkToken, ensureWebhook, guardPolling, StartupError } from '../../src/telegram/startup.js'
 import { FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
 import { textUpdate } from '../helpers/app.js'
+import { quiet, waitUntil } from '../helpers/wait.js'
 
-const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} }
 const fast = { baseDelayMs: 1, attempts: 5 }
 const setup = { url: 'https://bot.example.com/telegram/webhook', maxConnections: 100, allowedUpdates: undefined, secret: 'sekret_1' }
 
@@ -161,7 +161,7 @@ t.test('poller: transient failures are retried', async (t) => {
   const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async (u) => { handled.push(u.update_id) } })
   const poller = new Poller(telegram, ingress, quiet, { allowedUpdates: undefined, timeoutSeconds: 0, retryDelayMs: 1 })
   poller.start().catch(() => {})
-  while (handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitUntil(() => handled.length > 0, 5000, () => 'the update after the dropped connection')
   t.equal(poller.running, true)
   await poller.stop()
   t.same(handled, [50])
@@ -178,7 +178,7 @@ t.test('poller: a 429 waits Telegram\'s retry_after, as start-up retries do', as
   const poller = new Poller(telegram, ingress, log, { allowedUpdates: undefined, timeoutSeconds: 0, retryDelayMs: 1 })
   const started = Date.now()
   poller.start().catch(() => {})
-  while (handled.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitUntil(() => handled.length > 0, 5000, () => 'the update after the 429')
   await poller.stop()
   t.ok(Date.now() - started >= 950, 'waited the second Telegram asked for, not the 1 ms backoff')
   t.match(warnings, [{ delay_ms: 1000 }])
