@@ -5,8 +5,17 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
 
+/** The JSON of an error answer, for the routes that write their own response (the webhook). */
+export function errorBody (statusCode: number, message: string): string {
+  return JSON.stringify(errorObject(statusCode, message))
+}
+
+function errorObject (statusCode: number, message: string): { statusCode: number, error: string, message: string } {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
 export function sendError (reply: FastifyReply, statusCode: number, message: string): FastifyReply {
-  return reply.code(statusCode).send({ statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message })
+  return reply.code(statusCode).send(errorObject(statusCode, message))
 }
 
 /** Registers `allowed` elsewhere; every other method on `url` gets 405 with Allow (Fastify would 404). */
