@@ -15,7 +15,7 @@ import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from './logger
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './routes/http-errors.js'
-import { webhookListener, type WebhookListener } from './routes/webhook.js'
+import { TRUSTED_PROXIES, webhookListener, type WebhookListener } from './routes/webhook.js'
 import { Poller } from './telegram/poller.js'
 import { WebhookState, type WebhookStateOptions } from './telegram/webhook-state.js'
 
@@ -109,7 +109,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Behind Caddy the socket peer is the proxy; the secret token is the real check anyway.
-    trustProxy: 'loopback,uniquelocal'
+    trustProxy: TRUSTED_PROXIES
   })
   app.log = log as FastifyBaseLogger
 

@@ -11,6 +11,8 @@
 // Checks in the order that costs an attacker most and us least: method, secret (before the body is
 // read), content type, size, JSON, shape; then the ingress. Every refusal names what is wrong.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import proxyAddr from '@fastify/proxy-addr'
 import sjson from 'secure-json-parse'
 import type { Update } from 'telegraf/types'
 import type { AcceptOutcome, Ingress } from '../ingress/ingress.js'
@@ -19,6 +21,9 @@ import { BODY_LIMIT_BYTES, errorBody } from './http-errors.js'
 import { secretMatcher } from './secure-compare.js'
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token'
+
+/** Whose X-Forwarded-For is believed (Caddy, on loopback or a private network); Fastify's trustProxy too. */
+export const TRUSTED_PROXIES = ['loopback', 'uniquelocal']
 
 export interface WebhookOptions {
   /** The path Telegram posts to, as this service sees it (Caddy strips /api): /telegram/webhook. */
@@ -49,32 +54,68 @@ function pathOf (url: string): string {
   return query === -1 ? url : url.slice(0, query)
 }
 
+/**
+ * The path as Fastify's router would have seen it, for the rare URL that is not plain: the
+ * absolute form (`http://host/path`, which servers must accept), a fragment, percent-encoding.
+ */
+function normalisedPath (url: string): string | undefined {
+  let rest = url
+  if (!rest.startsWith('/')) {
+    const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(rest)
+    if (origin === null) return undefined
+    rest = rest.slice(origin[0].length)
+  }
+  const end = rest.search(/[?#]/)
+  if (end !== -1) rest = rest.slice(0, end)
+  try {
+    return decodeURI(rest)
+  } catch {
+    return undefined
+  }
+}
+
+function isPath (url: string, path: string): boolean {
+  const plain = pathOf(url)
+  if (plain === path) return true
+  return (plain.includes('%') || plain.includes('#') || !plain.startsWith('/')) && normalisedPath(url) === path
+}
+
+/**
+ * Connections told `Connection: close`: a request pipelined behind that answer can never be answered
+ * (Node ends the socket after it), so it must not be taken either.
+ */
+const closing = new WeakSet<Socket>()
+
 function sendError (res: ServerResponse, statusCode: number, message: string, headers: Record<string, string> = {}): void {
   const body = errorBody(statusCode, message)
+  if (headers.connection === 'close') closing.add(res.req.socket)
   res.writeHead(statusCode, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) })
   res.end(body)
 }
 
 export function webhookListener ({ path, ingress, secret, log }: WebhookOptions): WebhookListener {
   const secretMatches = secretMatcher(secret)
+  const trusted = proxyAddr.compile(TRUSTED_PROXIES)
+
+  // Shutting down: no answer may leave its connection open for keep-alive, or closing the server
+  // waits for the client to hang up (close() only drops the connections idle when it began).
+  const closeIfClosing = (headers: Record<string, string>): Record<string, string> =>
+    ingress.closed ? { ...headers, connection: 'close' } : headers
 
   /** A client error: answered, and logged as Fastify's error handler logs the other routes' ones. */
-  const reject = (req: IncomingMessage, res: ServerResponse, statusCode: number, message: string, headers?: Record<string, string>): void => {
+  const reject = (req: IncomingMessage, res: ServerResponse, statusCode: number, message: string, headers: Record<string, string> = {}): void => {
     log.info({ method: req.method, url: req.url, status: statusCode, reason: message }, 'request rejected')
-    sendError(res, statusCode, message, headers)
+    sendError(res, statusCode, message, closeIfClosing(headers))
   }
 
   const answer = (res: ServerResponse, update: Update, outcome: AcceptOutcome): void => {
-    // Shutting down: this connection must not stay open for keep-alive, or closing the server
-    // waits for Telegram to hang up (close() only drops the connections idle when it began).
-    const close = ingress.closed ? { connection: 'close' } : undefined
     if (outcome === 'closed') {
       // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
-      sendError(res, 503, 'Shutting down: Telegram will deliver this update again', { 'retry-after': '5', ...close })
+      sendError(res, 503, 'Shutting down: Telegram will deliver this update again', closeIfClosing({ 'retry-after': '5' }))
       return
     }
     if (outcome === 'duplicate') log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')
-    res.writeHead(200, { 'content-length': '0', ...close })
+    res.writeHead(200, closeIfClosing({ 'content-length': '0' }))
     res.end()
   }
 
@@ -97,19 +138,29 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
       return
     }
     const update = body
-    const outcome = ingress.accept(update)
+    // Not the update's fault (a dedupe store that fails, say): 500, so Telegram tries again later.
+    const failed = (err: unknown): void => {
+      log.error({ err, update_id: update.update_id }, 'webhook request failed')
+      if (!res.headersSent) sendError(res, 500, 'Internal Server Error', closeIfClosing({}))
+    }
+    let outcome: ReturnType<Ingress['accept']>
+    try {
+      outcome = ingress.accept(update)
+    } catch (err) {
+      failed(err)
+      return
+    }
     // With budget 0 the outcome is known at once, and the 2xx goes out in this turn.
     if (typeof outcome === 'string') answer(res, update, outcome)
-    else {
-      outcome.then((o) => { answer(res, update, o) }, (err: unknown) => {
-        log.error({ err, update_id: update.update_id }, 'webhook request failed')
-        if (!res.headersSent) sendError(res, 500, 'Internal Server Error')
-      })
-    }
+    else outcome.then((o) => { answer(res, update, o) }, failed)
   }
 
   return (req, res) => {
-    if (pathOf(req.url ?? '') !== path) return false
+    if (!isPath(req.url ?? '', path)) return false
+    if (closing.has(req.socket)) {
+      req.resume()
+      return true
+    }
     if (req.method !== 'POST') {
       // The guide's first check of a deployment: a GET on the webhook gives 405, not 404.
       sendError(res, 405, `${req.method ?? 'This method'} is not allowed on ${req.url ?? path}: use POST`, { allow: 'POST', connection: 'close' })
@@ -117,7 +168,7 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
     }
     const header = req.headers[SECRET_HEADER]
     if (!secretMatches(typeof header === 'string' ? header : undefined)) {
-      log.warn({ ip: req.socket.remoteAddress, forwarded_for: req.headers['x-forwarded-for'], has_header: header !== undefined }, 'webhook call with a missing or wrong secret token')
+      log.warn({ ip: proxyAddr(req, trusted), has_header: header !== undefined }, 'webhook call with a missing or wrong secret token')
       // The body is not read: close the connection rather than read it to keep the socket.
       sendError(res, 401, header === undefined ? 'Missing X-Telegram-Bot-Api-Secret-Token header' : 'Wrong X-Telegram-Bot-Api-Secret-Token header', { connection: 'close' })
       return true

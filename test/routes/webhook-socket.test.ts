@@ -147,3 +147,29 @@ t.test('other paths still go to Fastify (its 404 names the routes); a GET on the
   t.same(conn.statuses(), [404, 405], 'a GET on the webhook is 405 (the guide\'s first check)')
   t.match(conn.text, /allow: POST/i)
 })
+
+t.test('a request pipelined behind a refusal that closes the connection is not taken (it could never be answered)', async (t) => {
+  const { app, port } = await listening(t)
+  const conn = new Conn(t, port)
+  conn.socket.write(post('{}', null) + post(JSON.stringify(textUpdate('behind', 5, 30005))))
+  await until(conn, 1)
+  t.equal(await within(2000, conn.closed), 'closed')
+  t.same(conn.statuses(), [401])
+  t.equal(app.ingress.stats.accepted, 0, 'Telegram resends it on a new connection')
+})
+
+t.test('URL forms Fastify\'s router took reach the webhook too: absolute form, percent-encoding, a fragment', async (t) => {
+  const { app, port } = await listening(t)
+  const forms = ['http://bot.example.com/telegram/webhook', '/telegram/%77ebhook', '/telegram/webhook#x', 'http://bot.example.com/telegram/webhook?a=1']
+  for (const [i, form] of forms.entries()) {
+    const conn = new Conn(t, port)
+    conn.socket.write(post(JSON.stringify(textUpdate('form', 6, 30010 + i))).replace('POST /telegram/webhook ', `POST ${form} `))
+    await until(conn, 1)
+    t.same(conn.statuses(), [200], form)
+  }
+  t.equal(app.ingress.stats.accepted, forms.length)
+  const other = new Conn(t, port)
+  other.socket.write(post('{}').replace('POST /telegram/webhook ', 'POST /telegram/webhook%2F '))
+  await until(other, 1)
+  t.same(other.statuses(), [404], 'an encoded slash is another path')
+})

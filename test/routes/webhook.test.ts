@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { BotFeature } from '../../src/bot/index.js'
+import type { UpdateDedupe } from '../../src/ingress/dedupe.js'
 import { ADMIN_TOKEN, buildTestApp, postUpdate, request, SECRET, textUpdate, voiceUpdate } from '../helpers/app.js'
 import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
 import { within } from '../helpers/wait.js'
@@ -168,4 +169,43 @@ t.test('while shutting down, updates get 503 with Retry-After and are not claime
   t.match(res.json(), { message: /Shutting down/ })
   t.equal(api.callsOf('sendMessage').length, 0)
   t.equal(app.ingress.stats.accepted, 0)
+})
+
+t.test('a dedupe store that fails (throwing or rejecting) is 500, not a crash, and the update is not taken', async (t) => {
+  for (const how of ['throws', 'rejects'] as const) {
+    const failing: UpdateDedupe = {
+      claim: () => {
+        if (how === 'throws') throw new Error('dedupe store unavailable')
+        return Promise.reject(new Error('dedupe store unavailable'))
+      },
+      release: () => {}
+    }
+    const { app, api, logs } = await buildTestApp(t, {}, { dedupe: failing })
+    const res = await postUpdate(app, textUpdate('/start', 8, 9300))
+    t.equal(res.statusCode, 500, how)
+    t.match(res.json(), { message: 'Internal Server Error' }, `${how}: no internals in the answer`)
+    t.match(logs.find('webhook request failed')[0], { level: 50, update_id: 9300, err: { message: 'dedupe store unavailable' } }, how)
+    t.equal(api.callsOf('sendMessage').length, 0, how)
+  }
+})
+
+t.test('while shutting down, every answer closes its connection, refusals too', async (t) => {
+  const { app } = await buildTestApp(t)
+  app.ingress.close()
+  const bad = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload: '{"update_id":' })
+  t.equal(bad.statusCode, 400)
+  t.equal(bad.headers.connection, 'close')
+  const notUpdate = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload: '{}' })
+  t.equal(notUpdate.statusCode, 400)
+  t.equal(notUpdate.headers.connection, 'close')
+})
+
+t.test('the wrong-secret line names the client as Fastify would: X-Forwarded-For only from a trusted proxy', async (t) => {
+  const { app, logs } = await buildTestApp(t)
+  const headers = { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.7' }
+  await request(app, { method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '127.0.0.1' })
+  await request(app, { method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '203.0.113.9' })
+  const [viaCaddy, direct] = logs.find('wrong secret')
+  t.match(viaCaddy, { ip: '198.51.100.7' }, 'behind the proxy on loopback: the forwarded client')
+  t.match(direct, { ip: '203.0.113.9' }, 'from the internet: the peer itself, whatever it claims')
 })
