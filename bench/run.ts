@@ -20,7 +20,7 @@ import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
 import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStartedOnSignals, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
 import { runAlternating } from './lib/alternate.js'
-import { runPaired, type PairOptions, type PairResult, type PairRound, type PairSide } from './lib/paired.js'
+import { runPaired, type PairLoad, type PairOptions, type PairResult, type PairRound, type PairSide } from './lib/paired.js'
 import { FLOOR, formatPaced, formatPairs, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
 import { BENCH_DIR, newLogDir, RESULTS_DIR, ROOT, stamp } from './lib/paths.js'
 import { contenderEnv, SECRET } from './lib/settings.js'
@@ -82,6 +82,9 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --alternate N        alternating phase: the same pairs, both servers up on CPU 0 but loaded one at a time, N couples
                        of short windows in the order A B, B A, A B, ... (default 10, smoke 1, 0 = none)
   --alternate-window S seconds of one alternating window (default 2; the smoke sends --requests per window)
+  --paced-alternate N  paced alternating phase: ingress-slow-budget0 and ingress-noop both up on CPU 0, each sent
+                       --rate updates/s in turn for --paced seconds, N couples (default 10, smoke 1, 0 = none): the
+                       budget-0 ack latency in a steady state, away from the saturation phase's aftermath
   --baseline DIR       A/B: also run each ingress-* contender from another compiled copy of the bench, as ingress-*-base
                        (e.g. dist/bench-base, made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
 
@@ -105,6 +108,7 @@ interface Options {
   paired: number
   alternate: number
   alternateWindowS: number
+  pacedAlternate: number
 }
 
 function parseOptions (): Options {
@@ -129,6 +133,7 @@ function parseOptions (): Options {
       paired: { type: 'string' },
       alternate: { type: 'string' },
       'alternate-window': { type: 'string' },
+      'paced-alternate': { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -173,7 +178,8 @@ function parseOptions (): Options {
     retries: smoke ? 0 : num(values.retries, 2, 'retries'),
     paired: num(values.paired, smoke ? 1 : 6, 'paired'),
     alternate: num(values.alternate, smoke ? 1 : 10, 'alternate'),
-    alternateWindowS: Math.max(1, seconds(values['alternate-window'], 2, 'alternate-window'))
+    alternateWindowS: Math.max(1, seconds(values['alternate-window'], 2, 'alternate-window')),
+    pacedAlternate: num(values['paced-alternate'], smoke ? 1 : 10, 'paced-alternate')
   }
 }
 
@@ -361,14 +367,16 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
 
 /** The pairs behind the throughput targets, each measured side by side (bench/lib/paired.ts, alternate.ts). */
 const PAIRS: Array<[string, string]> = [['ingress-noop', FLOOR], ['naive-telegraf', FLOOR]]
+/** The pair behind the budget-0 latency target, measured at the paced rate. */
+const PACED_PAIRS: Array<[string, string]> = [['ingress-slow-budget0', 'ingress-noop']]
 
 type PairMeasure = (common: Omit<PairOptions, 'rounds' | 'durationS'>) => Promise<PairResult>
 
-/** Measures each of PAIRS whose two contenders were selected; a pair that fails is recorded in `failures`. */
-async function forEachPair (run: Run, selected: Contender[], failures: string[], phase: string, unit: string, measure: PairMeasure): Promise<PairResult[]> {
+/** Measures each of `pairs` whose two contenders were selected; a pair that fails is recorded in `failures`. */
+async function forEachPair (run: Run, selected: Contender[], failures: string[], phase: string, unit: string, measure: PairMeasure, pairs = PAIRS, load: PairLoad = async (url, seconds) => await applyLoad(run, url, seconds)): Promise<PairResult[]> {
   const results: PairResult[] = []
   const side = (c: Contender): PairSide => ({ name: c.name, script: resolve(HERE, c.script), env: c.env })
-  for (const [aName, bName] of PAIRS) {
+  for (const [aName, bName] of pairs) {
     const a = selected.find((c) => c.name === aName)
     const b = selected.find((c) => c.name === bName)
     if (a === undefined || b === undefined) continue
@@ -376,7 +384,7 @@ async function forEachPair (run: Run, selected: Contender[], failures: string[],
       console.log(`  ${unit}${i} ${a.name} ${Math.round(r.rpsA)} updates/s ${r.cpuUsA.toFixed(1)} us/upd | ${b.name} ${Math.round(r.rpsB)} updates/s ${r.cpuUsB.toFixed(1)} us/upd | ratio updates/s ${r.rpsRatio.toFixed(3)} CPU/upd ${r.cpuRatio.toFixed(3)} p99 ${r.p99Ratio.toFixed(2)} (${r.p99MsA.toFixed(1)}/${r.p99MsB.toFixed(1)} ms)`)
     }
     try {
-      results.push(await measure({ a: side(a), b: side(b), warmupS: run.options.warmupS, stubUrl: run.stubUrl, logDir: run.logDir, pin: run.pin, load: async (url, seconds) => await applyLoad(run, url, seconds), onRound }))
+      results.push(await measure({ a: side(a), b: side(b), warmupS: run.options.warmupS, stubUrl: run.stubUrl, logDir: run.logDir, pin: run.pin, load, onRound }))
     } catch (err) {
       failures.push(`${phase} ${a.name} / ${b.name}: ${err instanceof Error ? err.message : String(err)}`)
     }
@@ -407,6 +415,26 @@ async function alternatingPhase (run: Run, selected: Contender[], failures: stri
   })
 }
 
+/**
+ * The budget-0 bot against the no-op one at the paced rate, in turns: both warmed by the paced load
+ * only, so neither window follows a saturation phase (after one, the budget-0 server collects the
+ * garbage of hundreds of replies that were in flight, and the sequential paced figure shows it).
+ */
+async function pacedAlternatingPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
+  const { pacedAlternate: couples, pacedS: windowS, rate, latencyMs, connections } = run.options
+  if (couples < 1 || rate <= 0 || windowS <= 0) return []
+  const load: PairLoad = async (url, seconds) => {
+    const result = await runPacedLoad({ url, secret: SECRET, rate, durationMs: seconds * 1000, connections, sequence: run.ids.next(seconds) })
+    // The replies of this window settle before the other side's window starts.
+    await sleep(Math.max(200, 4 * latencyMs))
+    return result
+  }
+  return await forEachPair(run, selected, failures, 'paced alternating', 'c', async (common) => {
+    console.log(`paced alternating: ${common.a.name} and ${common.b.name} both up on CPU 0, ${rate} updates/s to one at a time, ${couples} couples of ${windowS} s windows`)
+    return await runAlternating({ ...common, couples, windowS })
+  }, PACED_PAIRS, load)
+}
+
 async function main (): Promise<number> {
   const options = parseOptions()
   const contenders = withBaseline(options.baseline)
@@ -429,6 +457,7 @@ async function main (): Promise<number> {
   const samples: Sample[] = []
   const paired: PairResult[] = []
   const alternating: PairResult[] = []
+  const pacedAlternating: PairResult[] = []
   const failures: string[] = []
   const loadBefore = loadavg()
   try {
@@ -467,16 +496,18 @@ async function main (): Promise<number> {
     }
     paired.push(...await pairedPhase(run, selected, failures))
     alternating.push(...await alternatingPhase(run, selected, failures))
+    pacedAlternating.push(...await pacedAlternatingPhase(run, selected, failures))
   } finally {
     await stopProcess(stubProc, 5000)
   }
 
   const order = contenders.map((c) => c.name)
   const summaries = summarize(samples, order)
-  const targets = options.smoke ? [] : judgeTargets(samples, paired)
+  const targets = options.smoke ? [] : judgeTargets(samples, paired, pacedAlternating)
   const pairTables = [
     ...(paired.length > 0 ? [formatPairs('paired phase: both servers at the same time (sharing CPU 0 when pinned), each with its own load', 'rounds', paired)] : []),
-    ...(alternating.length > 0 ? [formatPairs(`alternating phase: both servers up (on CPU 0 when pinned), one loaded at a time, ${alternateWindow(options)} a window, A B, B A, ...`, 'couples', alternating)] : [])
+    ...(alternating.length > 0 ? [formatPairs(`alternating phase: both servers up (on CPU 0 when pinned), one loaded at a time, ${alternateWindow(options)} a window, A B, B A, ...`, 'couples', alternating)] : []),
+    ...(pacedAlternating.length > 0 ? [formatPairs(`paced alternating phase: both servers up (on CPU 0 when pinned), ${options.rate} updates/s to one at a time, ${options.pacedS} s a window, A B, B A, ...`, 'couples', pacedAlternating)] : [])
   ]
   console.log('')
   if (samples.length > 0) console.log(formatSummary(summaries))
@@ -487,7 +518,7 @@ async function main (): Promise<number> {
     if (samples.length > 0) console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
     if (samples.some((s) => s.paced !== undefined)) console.log(`${formatPaced(summaries)}\n`)
     for (const t of pairTables) console.log(`${t}\n`)
-    if (samples.length > 0 || paired.length > 0) console.log(formatTargets(targets))
+    if (samples.length > 0 || paired.length > 0 || pacedAlternating.length > 0) console.log(formatTargets(targets))
   }
 
   const result = {
@@ -500,6 +531,7 @@ async function main (): Promise<number> {
     summaries,
     paired,
     alternating,
+    pacedAlternating,
     targets,
     samples,
     failures
@@ -512,7 +544,7 @@ async function main (): Promise<number> {
     console.log(`\n${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`)
     return 1
   }
-  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side, ${alternating.length} alternated`)
+  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side, ${alternating.length} alternated, ${pacedAlternating.length} alternated at a paced rate`)
   return 0
 }
 
