@@ -72,7 +72,8 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --loadgen wrk|node   default wrk when installed (full run), node for the smoke
   --users N            distinct users (private chats) the updates come from (default 1000)
   --latency MS         the Bot API stub's sendMessage latency (default 50)
-  --rate N             paced phase: updates/s sent on a fixed schedule after the saturation phase (default 1000; 0 = none)
+  --rate N             paced phase: updates/s sent on a fixed schedule after the saturation phase, and in the paced
+                       alternating phase (default 1000; 0 = neither)
   --paced S            paced phase seconds (default 5; smoke 1)
   --cpu-prof           run contenders with node --cpu-prof (profiles in bench/results/profiles/)
   --max-others PCT     measure a contender again when other processes used more than PCT% of a CPU in its
@@ -421,12 +422,12 @@ async function alternatingPhase (run: Run, selected: Contender[], failures: stri
  * garbage of hundreds of replies that were in flight, and the sequential paced figure shows it).
  */
 async function pacedAlternatingPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
-  const { pacedAlternate: couples, pacedS: windowS, rate, latencyMs, connections } = run.options
+  const { pacedAlternate: couples, pacedS: windowS, rate, connections } = run.options
   if (couples < 1 || rate <= 0 || windowS <= 0) return []
   const load: PairLoad = async (url, seconds) => {
     const result = await runPacedLoad({ url, secret: SECRET, rate, durationMs: seconds * 1000, connections, sequence: run.ids.next(seconds) })
-    // The replies of this window settle before the other side's window starts.
-    await sleep(Math.max(200, 4 * latencyMs))
+    // This window's replies are all answered before the other side's window starts.
+    await untilBotIdle(run.stubUrl, 30_000)
     return result
   }
   return await forEachPair(run, selected, failures, 'paced alternating', 'c', async (common) => {
