@@ -5,6 +5,15 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
 
+/** The sentences for the same refusal, whether Fastify found it (other routes) or the webhook did. */
+export const refusal = {
+  method: (method: string | undefined, url: string | undefined, allow: string): string => `${method ?? 'This method'} is not allowed on ${url ?? 'this path'}: use ${allow}`,
+  mediaType: (got: string | undefined): string => `Content-Type must be application/json (got ${got ?? 'none'})`,
+  tooLarge: `Body is larger than ${BODY_LIMIT_BYTES} bytes (Telegram sends updates of at most 512 KiB)`,
+  emptyJson: 'Body is empty but Content-Type is application/json: send a JSON object',
+  invalidJson: (detail: string): string => `Body is not valid JSON: ${detail}`
+}
+
 /** The JSON of an error answer, for the routes that write their own response (the webhook). */
 export function errorBody (statusCode: number, message: string): string {
   return JSON.stringify(errorObject(statusCode, message))
@@ -27,7 +36,7 @@ export function methodNotAllowed (app: FastifyInstance, url: string, allowed: st
     url,
     exposeHeadRoute: false,
     // Answered in onRequest, before any body is parsed, so a body of any type still gets its 405.
-    onRequest: async (request, reply) => sendError(reply.header('Allow', allow), 405, `${request.method} is not allowed on ${request.url}: use ${allow}`),
+    onRequest: async (request, reply) => sendError(reply.header('Allow', allow), 405, refusal.method(request.method, request.url, allow)),
     handler: async (_request, reply) => reply
   })
 }
@@ -35,13 +44,13 @@ export function methodNotAllowed (app: FastifyInstance, url: string, allowed: st
 function clientMessage (error: FastifyError, request: FastifyRequest): string {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return `Content-Type must be application/json (got ${request.headers['content-type'] ?? 'none'})`
+      return refusal.mediaType(request.headers['content-type'])
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return `Body is larger than ${BODY_LIMIT_BYTES} bytes (Telegram sends updates of at most 512 KiB)`
+      return refusal.tooLarge
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'Body is empty but Content-Type is application/json: send a JSON object'
+      return refusal.emptyJson
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return `Body is not valid JSON: ${error.message}`
+      return refusal.invalidJson(error.message)
     default:
       return error.message
   }

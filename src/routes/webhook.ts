@@ -17,7 +17,7 @@ import sjson from 'secure-json-parse'
 import type { Update } from 'telegraf/types'
 import type { AcceptOutcome, Ingress } from '../ingress/ingress.js'
 import type { Log } from '../logger.js'
-import { BODY_LIMIT_BYTES, errorBody } from './http-errors.js'
+import { BODY_LIMIT_BYTES, errorBody, refusal } from './http-errors.js'
 import { secretMatcher } from './secure-compare.js'
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token'
@@ -86,11 +86,22 @@ function isPath (url: string, path: string): boolean {
  */
 const closing = new WeakSet<Socket>()
 
-function sendError (res: ServerResponse, statusCode: number, message: string, headers: Record<string, string> = {}): void {
-  const body = errorBody(statusCode, message)
+type Headers = Record<string, string>
+const CLOSE: Headers = { connection: 'close' }
+const KEEP: Headers = {}
+const ACK: Headers = { 'content-length': '0' }
+const ACK_AND_CLOSE: Headers = { ...ACK, ...CLOSE }
+
+/** Every answer of the route goes out here, so a closing connection is always remembered. */
+function respond (res: ServerResponse, statusCode: number, headers: Headers, body?: string): void {
   if (headers.connection === 'close') closing.add(res.req.socket)
-  res.writeHead(statusCode, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) })
+  res.writeHead(statusCode, headers)
   res.end(body)
+}
+
+function sendError (res: ServerResponse, statusCode: number, message: string, headers: Headers): void {
+  const body = errorBody(statusCode, message)
+  respond(res, statusCode, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)) }, body)
 }
 
 export function webhookListener ({ path, ingress, secret, log }: WebhookOptions): WebhookListener {
@@ -99,11 +110,10 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
 
   // Shutting down: no answer may leave its connection open for keep-alive, or closing the server
   // waits for the client to hang up (close() only drops the connections idle when it began).
-  const closeIfClosing = (headers: Record<string, string>): Record<string, string> =>
-    ingress.closed ? { ...headers, connection: 'close' } : headers
+  const closeIfClosing = (headers: Headers): Headers => ingress.closed ? { ...headers, ...CLOSE } : headers
 
   /** A client error: answered, and logged as Fastify's error handler logs the other routes' ones. */
-  const reject = (req: IncomingMessage, res: ServerResponse, statusCode: number, message: string, headers: Record<string, string> = {}): void => {
+  const reject = (req: IncomingMessage, res: ServerResponse, statusCode: number, message: string, headers = KEEP): void => {
     log.info({ method: req.method, url: req.url, status: statusCode, reason: message }, 'request rejected')
     sendError(res, statusCode, message, closeIfClosing(headers))
   }
@@ -115,14 +125,13 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
       return
     }
     if (outcome === 'duplicate') log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')
-    res.writeHead(200, closeIfClosing({ 'content-length': '0' }))
-    res.end()
+    respond(res, 200, ingress.closed ? ACK_AND_CLOSE : ACK)
   }
 
   /** The body is in: JSON, shape, then the ingress. */
   const take = (req: IncomingMessage, res: ServerResponse, text: string): void => {
     if (text.length === 0) {
-      reject(req, res, 400, 'Body is empty but Content-Type is application/json: send a JSON object')
+      reject(req, res, 400, refusal.emptyJson)
       return
     }
     let body: unknown
@@ -130,7 +139,7 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
       // Fastify's own parser and settings: a __proto__ or constructor.prototype key is refused.
       body = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' })
     } catch (err) {
-      reject(req, res, 400, `Body is not valid JSON: ${(err as Error).message}`)
+      reject(req, res, 400, refusal.invalidJson((err as Error).message))
       return
     }
     if (!isUpdate(body)) {
@@ -141,7 +150,7 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
     // Not the update's fault (a dedupe store that fails, say): 500, so Telegram tries again later.
     const failed = (err: unknown): void => {
       log.error({ err, update_id: update.update_id }, 'webhook request failed')
-      if (!res.headersSent) sendError(res, 500, 'Internal Server Error', closeIfClosing({}))
+      if (!res.headersSent) sendError(res, 500, 'Internal Server Error', closeIfClosing(KEEP))
     }
     let outcome: ReturnType<Ingress['accept']>
     try {
@@ -163,25 +172,24 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
     }
     if (req.method !== 'POST') {
       // The guide's first check of a deployment: a GET on the webhook gives 405, not 404.
-      sendError(res, 405, `${req.method ?? 'This method'} is not allowed on ${req.url ?? path}: use POST`, { allow: 'POST', connection: 'close' })
+      sendError(res, 405, refusal.method(req.method, req.url, 'POST'), { allow: 'POST', ...CLOSE })
       return true
     }
     const header = req.headers[SECRET_HEADER]
     if (!secretMatches(typeof header === 'string' ? header : undefined)) {
       log.warn({ ip: proxyAddr(req, trusted), has_header: header !== undefined }, 'webhook call with a missing or wrong secret token')
       // The body is not read: close the connection rather than read it to keep the socket.
-      sendError(res, 401, header === undefined ? 'Missing X-Telegram-Bot-Api-Secret-Token header' : 'Wrong X-Telegram-Bot-Api-Secret-Token header', { connection: 'close' })
+      sendError(res, 401, header === undefined ? 'Missing X-Telegram-Bot-Api-Secret-Token header' : 'Wrong X-Telegram-Bot-Api-Secret-Token header', CLOSE)
       return true
     }
     const type = req.headers['content-type']
     if (type === undefined || !isJson(type)) {
-      reject(req, res, 415, `Content-Type must be application/json (got ${type ?? 'none'})`, { connection: 'close' })
+      reject(req, res, 415, refusal.mediaType(type), CLOSE)
       return true
     }
-    const tooLarge = `Body is larger than ${BODY_LIMIT_BYTES} bytes (Telegram sends updates of at most 512 KiB)`
     const declared = req.headers['content-length']
     if (declared !== undefined && Number(declared) > BODY_LIMIT_BYTES) {
-      reject(req, res, 413, tooLarge, { connection: 'close' })
+      reject(req, res, 413, refusal.tooLarge, CLOSE)
       return true
     }
 
@@ -195,7 +203,7 @@ export function webhookListener ({ path, ingress, secret, log }: WebhookOptions)
         // A chunked body (no Content-Length) that goes on too long.
         refused = true
         chunks.length = 0
-        reject(req, res, 413, tooLarge, { connection: 'close' })
+        reject(req, res, 413, refusal.tooLarge, CLOSE)
         return
       }
       chunks.push(chunk)
