@@ -149,7 +149,7 @@ function parseOptions (): Options {
     if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number`)
     return n
   }
-  // wrk takes whole seconds only.
+  // wrk takes whole seconds only (runWrk checks it too; here it fails before the run starts).
   const seconds = (value: string | undefined, fallback: number, name: string): number => {
     const n = num(value, fallback, name)
     if (!Number.isInteger(n)) throw new Error(`--${name} must be a whole number of seconds`)
@@ -396,6 +396,11 @@ async function forEachPair (run: Run, selected: Contender[], failures: string[],
 async function pairedPhase (run: Run, selected: Contender[], failures: string[]): Promise<PairResult[]> {
   const { paired: rounds, durationS } = run.options
   if (rounds < 1) return []
+  if (!run.options.smoke && run.loadgen !== 'wrk') {
+    // Two loads from this one process would share its event loop, which then sets both sides' pace.
+    console.log('paired phase skipped: it needs wrk')
+    return []
+  }
   return await forEachPair(run, selected, failures, 'paired', 'r', async (common) => {
     console.log(`paired: ${common.a.name} and ${common.b.name} at the same time on CPU 0, ${rounds} rounds`)
     return await runPaired({ ...common, rounds, durationS })

@@ -3,7 +3,7 @@
 // goes first), and each couple of adjacent windows, one per side, gives a ratio. The two windows of a
 // couple are seconds apart, so the machine's minute-to-minute drift hits both alike, and, unlike the
 // paired phase, neither server shares the core with the other's work while it is measured.
-import { loadWindow, pairResult, pairRound, startSide, stopSides, warmUp, type PairOptions, type PairResult, type PairRound, type Running } from './paired.js'
+import { loadWindow, pairResult, pairRound, startSide, stopAfterFailure, stopSides, warmUp, type PairOptions, type PairResult, type PairRound, type Running } from './paired.js'
 
 export interface AlternateOptions extends Omit<PairOptions, 'rounds' | 'durationS'> {
   /** Couples of windows, one window per side in each; every other couple starts with b. */
@@ -26,8 +26,10 @@ export async function runAlternating (options: AlternateOptions): Promise<PairRe
       couples.push(r)
       options.onRound?.(r, couple)
     }
-  } finally {
-    await stopSides(running)
+  } catch (err) {
+    await stopAfterFailure(running)
+    throw err
   }
+  await stopSides(running)
   return pairResult(options.a.name, options.b.name, couples)
 }

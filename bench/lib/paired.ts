@@ -56,6 +56,7 @@ export interface PairResult {
   cpuRatio: number
   cpuRatioRange: [number, number]
   p99Ratio: number
+  p99RatioRange: [number, number]
 }
 
 /** Where the servers of a pair report and whether they are pinned (to CPU 0). */
@@ -78,6 +79,11 @@ export async function startSide (side: PairSide, tag: string, setting: SideSetti
     throw err
   }
   return { side, proc, url: `http://127.0.0.1:${port}/telegram/webhook` }
+}
+
+/** Stops the sides after a failed window: that failure is the one to report, not a side's exit code. */
+export async function stopAfterFailure (running: Running[]): Promise<void> {
+  await stopSides(running).catch(() => {})
 }
 
 /** SIGTERM each side and wait until it has finished its work and exited; throws when one did not exit 0. */
@@ -115,7 +121,8 @@ function range (values: number[]): [number, number] {
 export function pairResult (a: string, b: string, rounds: PairRound[]): PairResult {
   const rps = rounds.map((r) => r.rpsRatio)
   const cpu = rounds.map((r) => r.cpuRatio)
-  return { a, b, rounds, rpsRatio: median(rps), rpsRatioRange: range(rps), cpuRatio: median(cpu), cpuRatioRange: range(cpu), p99Ratio: median(rounds.map((r) => r.p99Ratio)) }
+  const p99 = rounds.map((r) => r.p99Ratio)
+  return { a, b, rounds, rpsRatio: median(rps), rpsRatioRange: range(rps), cpuRatio: median(cpu), cpuRatioRange: range(cpu), p99Ratio: median(p99), p99RatioRange: range(p99) }
 }
 
 export async function runPaired (options: PairOptions): Promise<PairResult> {
@@ -131,9 +138,11 @@ export async function runPaired (options: PairOptions): Promise<PairResult> {
       const r = pairRound(bFirst ? second : first, bFirst ? first : second)
       rounds.push(r)
       options.onRound?.(r, round)
-    } finally {
-      await stopSides(running)
+    } catch (err) {
+      await stopAfterFailure(running)
+      throw err
     }
+    await stopSides(running)
     if (round < options.rounds) await sleep(500)
   }
   return pairResult(options.a.name, options.b.name, rounds)

@@ -51,6 +51,7 @@ interface WrkLine {
 }
 
 export async function runWrk (options: WrkOptions): Promise<Omit<LoadResult, 'ackedIds'>> {
+  if (!Number.isInteger(options.durationS) || options.durationS < 1) throw new Error(`wrk takes whole seconds, at least 1 (got ${options.durationS})`)
   // One file per run: two wrk runs may start at once (bench/ab.js).
   const templates = join(options.scratchDir, `wrk-templates.${++runs}.lua`)
   writeFileSync(templates, luaTemplates())
