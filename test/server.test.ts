@@ -5,6 +5,7 @@ import { startService } from '../src/server.js'
 import { baseEnv, SECRET, textUpdate, WEBHOOK_URL } from './helpers/app.js'
 import { FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from './helpers/fake-bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
+import { waitUntil } from './helpers/wait.js'
 
 const SECRET_HALF = FAKE_TOKEN.split(':')[1] ?? 'never'
 
@@ -148,7 +149,7 @@ t.test('process: SIGTERM drains the update being handled, then exits 0', async (
   })
   let acked = 0
   const { code, stdout } = await runProcess(baseEnv(api, { PORT: '0', HOST: '127.0.0.1', TELEGRAM_HANDLER_BUDGET_MS: '0' }), async (child, output) => {
-    while (!output().includes('Telegram Bot initialized')) await new Promise((resolve) => setTimeout(resolve, 20))
+    await waitUntil(() => output().includes('Telegram Bot initialized'), 10_000, () => `the start-up banner; output so far: ${output()}`)
     // PORT=0: the real port is in Fastify's "Server listening" line.
     const url = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(output())?.[1] ?? ''
     acked = (await post(url, textUpdate('/start', 35))).status

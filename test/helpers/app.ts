@@ -10,7 +10,7 @@ export const WEBHOOK_URL = 'https://bot.example.com/api/telegram/webhook'
 export const SECRET = 'test_secret-0123456789'
 export const ADMIN_TOKEN = 'admin-token-for-tests-0123456789'
 
-interface Teardown { teardown: (fn: () => unknown) => void }
+export interface Teardown { teardown: (fn: () => unknown) => void }
 
 export interface TestApp {
   app: FastifyInstance

@@ -130,7 +130,7 @@ t.test('poller: updates go through the ingress, and the offset confirms them', a
   const ingress = new Ingress({ log: quiet, budgetMs: 1000, handle: async (u) => { handled.push(u.update_id) } })
   const poller = new Poller(telegram, ingress, quiet, { allowedUpdates: ['message'], timeoutSeconds: 0 })
   poller.start().catch(() => {})
-  while (api.callsOf('getUpdates').length < 3) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitUntil(() => api.callsOf('getUpdates').length >= 3, 5000, () => 'three getUpdates calls')
   await poller.stop()
   t.same(handled, [10, 11])
   const offsets = api.callsOf('getUpdates').map((c) => c.params.offset)
@@ -181,6 +181,7 @@ t.test('poller: a 429 waits Telegram\'s retry_after, as start-up retries do', as
   await waitUntil(() => handled.length > 0, 5000, () => 'the update after the 429')
   await poller.stop()
   t.ok(Date.now() - started >= 950, 'waited the second Telegram asked for, not the 1 ms backoff')
+  t.equal(warnings.length, 1)
   t.match(warnings, [{ delay_ms: 1000 }])
 })
 
