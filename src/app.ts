@@ -115,7 +115,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   let config: Config
   try {
-    await app.register(fastifyEnv, { confKey: 'env', schema: envSchema, data: setValues(options.env), dotenv: false })
+    // env: false, or env-schema would also read process.env, where compose's env_file puts every
+    // blank line of .env as an empty string: options.env (process.env in production) is the one
+    // source, and setValues has dropped its blanks.
+    await app.register(fastifyEnv, { confKey: 'env', schema: envSchema, data: setValues(options.env), env: false, dotenv: false })
     config = resolveConfig(app.env)
   } catch (err) {
     await app.close()

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
+import { deriveWebhookSecret } from '../src/config.js'
 import { startService } from '../src/server.js'
+import { readEnvExample } from './deploy/tools.js'
 import { baseEnv, SECRET, textUpdate, WEBHOOK_URL } from './helpers/app.js'
 import { FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from './helpers/fake-bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
@@ -169,4 +171,26 @@ t.test('process: polling mode exits 1 fast on a 409 from another poller', async 
   t.equal(code, 1)
   t.match(stderr, /Another process is polling with this bot token/)
   t.ok(Date.now() - started < 15_000)
+})
+
+// Compose's env_file hands every `KEY=` line of .env.example to the process as an empty string.
+t.test('process: the blank lines of .env.example in the process environment count as unset', async (t) => {
+  const blanks = Object.fromEntries(Object.entries(readEnvExample()).filter(([, value]) => value === ''))
+  t.ok(Object.keys(blanks).includes('TELEGRAM_WEBHOOK_SECRET'), `.env.example has blank lines to test (${Object.keys(blanks).join(', ')})`)
+  const api = await fakeApi(t)
+  const env = { ...baseEnv(api, { PORT: '0', HOST: '127.0.0.1' }), TELEGRAM_WEBHOOK_SECRET: undefined, TELEGRAM_ADMIN_TOKEN: undefined, ...blanks }
+  let info = 0
+  const { code, stdout, stderr } = await runProcess(env, async (child, output) => {
+    await waitUntil(() => output().includes('Telegram Bot initialized') || child.exitCode !== null, 10_000, () => `the start-up banner; output so far: ${output()}`)
+    const url = /"msg":"Server listening at (http:\/\/127\.0\.0\.1:\d+)"/.exec(output())?.[1]
+    if (url !== undefined) info = (await fetch(`${url}/telegram/webhook-info`)).status
+    child.kill('SIGTERM')
+  })
+  t.equal(stderr, '', 'no configuration error')
+  t.equal(code, 0)
+  t.equal(info, 200, 'it served webhook-info')
+  t.match(stdout, /"secret_derived":true/, 'the blank secret means: derived from the token')
+  t.match(stdout, /"admin_routes":false/, 'the blank admin token means: admin routes off')
+  t.equal(api.webhook.secret_token, deriveWebhookSecret(FAKE_TOKEN))
+  t.notOk('allowed_updates' in api.webhook && api.webhook.allowed_updates !== undefined, 'a blank TELEGRAM_ALLOWED_UPDATES leaves Telegram\'s setting alone')
 })

@@ -5,7 +5,7 @@ import t from 'tap'
 import { runAdminCommand, USAGE } from '../../src/admin-cli.js'
 import { ADMIN_TOKEN, SECRET, WEBHOOK_URL } from '../helpers/app.js'
 import type { FakeBotApi } from '../helpers/fake-bot-api.js'
-import { freePort, REPO_ROOT, startIngress, type Teardown } from './tools.js'
+import { freePort, readEnvExample, REPO_ROOT, startIngress, type Teardown } from './tools.js'
 
 /** The running service, and what the container's environment gives the command: its port and the admin token. */
 async function serviceAndEnv (t: Teardown): Promise<{ api: FakeBotApi, env: Record<string, string> }> {
@@ -65,13 +65,31 @@ t.test('no service on the port: exit 1 naming the address and the cause', async 
   t.equal(res.output, `No answer from the service at http://127.0.0.1:${port}/telegram/webhook-info: connect ECONNREFUSED 127.0.0.1:${port}`)
 })
 
-t.test('as a process, the way HEALTHCHECK runs it: the exit code and the answer on stdout', async (t) => {
-  const { env } = await serviceAndEnv(t)
-  const { code, stdout } = await new Promise<{ code: number, stdout: string }>((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/admin-cli.ts', 'webhook-info'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout) => {
-      resolve({ code: err === null ? 0 : Number(err.code), stdout })
+/** The command as a process, the way HEALTHCHECK and `docker compose exec` run it. */
+async function runCli (args: string[], env: Record<string, string>): Promise<{ code: number, stdout: string, stderr: string }> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'src/admin-cli.ts', ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr })
     })
   })
+}
+
+t.test('as a process, the way HEALTHCHECK runs it: the exit code and the answer on stdout', async (t) => {
+  const { env } = await serviceAndEnv(t)
+  const { code, stdout } = await runCli(['webhook-info'], env)
   t.equal(code, 0)
   t.match(stdout, /^200 \{.*"verdict":"ok"/)
+})
+
+t.test('as a process with every blank line of .env.example: a blank admin token is not set', async (t) => {
+  const { api, env } = await serviceAndEnv(t)
+  const blanks = Object.fromEntries(Object.entries(readEnvExample()).filter(([, value]) => value === ''))
+  t.equal(blanks.TELEGRAM_ADMIN_TOKEN, '', '.env.example ships the admin token blank')
+  const calls = api.calls.length
+  const refused = await runCli(['delete-webhook'], { ...env, ...blanks })
+  t.equal(refused.code, 2)
+  t.match(refused.stderr, /TELEGRAM_ADMIN_TOKEN is not set/)
+  t.equal(api.calls.length, calls, 'nothing reached Telegram')
+  const health = await runCli(['webhook-info'], { ...env, ...blanks })
+  t.equal(health.code, 0, 'the health check runs with the blanks')
 })
