@@ -2,7 +2,7 @@
 // that can stand between them to make Telegram's deliveries fail on purpose.
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/session.js'
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/session.js'
 import { LogCapture } from '../helpers/log-capture.js'
 
 export const E2E_SECRET = 'e2e_secret-token'

@@ -3,7 +3,7 @@
 // twice.
 import t from 'tap'
 import { startService } from '../../src/server.js'
-import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
+import { SANDBOX_USER } from '../../sandbox/user-updates.js'
 import { pause, waitUntil } from '../sandbox/helpers.js'
 import { flakyProxyFor, sandboxFor } from './helpers.js'
 

@@ -8,7 +8,7 @@ import t from 'tap'
 async function runCli (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
   // Only PATH and HOME: the sandbox must need no configuration (and must never see a real token).
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/sandbox/cli.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', 'sandbox/cli.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString('utf8') })

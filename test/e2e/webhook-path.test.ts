@@ -3,8 +3,8 @@
 import t from 'tap'
 import { VOICE_ACK_TEXT } from '../../src/bot/handlers/voice.js'
 import { features, type BotFeature } from '../../src/bot/index.js'
-import { SANDBOX_TOKEN } from '../../src/sandbox/session.js'
-import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
+import { SANDBOX_TOKEN } from '../../sandbox/session.js'
+import { SANDBOX_USER } from '../../sandbox/user-updates.js'
 import { callApi, pause, waitUntil } from '../sandbox/helpers.js'
 import { E2E_SECRET, sandboxFor } from './helpers.js'
 

@@ -1,7 +1,7 @@
 // The emulator answers Bot API calls with Telegram's shapes, codes and texts, however the
 // arguments arrive (JSON, urlencoded, multipart, query string).
 import t from 'tap'
-import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
+import { SANDBOX_USER } from '../../sandbox/user-updates.js'
 import { BOT_ID, TOKEN, callApi, emulatorFor } from './helpers.js'
 
 t.test('getMe answers with the bot whose id is the token\'s digits', async (t) => {

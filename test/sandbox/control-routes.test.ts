@@ -1,7 +1,7 @@
 // The control API over HTTP (what the sandbox UI and other processes use) reaches the same bot the
 // Bot API methods and webhook deliveries act on.
 import t from 'tap'
-import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
+import { SANDBOX_USER } from '../../sandbox/user-updates.js'
 import { TOKEN, callApi, emulatorFor, receiverFor } from './helpers.js'
 
 async function control (apiRoot: string, action: string, body?: unknown): Promise<{ status: number, json: { ok: boolean, result?: unknown, description?: string } }> {

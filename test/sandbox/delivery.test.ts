@@ -2,7 +2,7 @@
 // method"): secret header, per-chat order, in-flight cap, retry schedule, Retry-After, timeout,
 // expiry, and methods executed from 2xx answers.
 import t, { type Test } from 'tap'
-import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
+import { SANDBOX_USER } from '../../sandbox/user-updates.js'
 import { TOKEN, callApi, emulatorFor, pause, receiverFor, textsOf, updateIds, waitUntil, type Script } from './helpers.js'
 
 async function webhookSetUp (t: Test, script: Script, options: { timeScale?: number, maxConnections?: number, secret?: string } = {}) {

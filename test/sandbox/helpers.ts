@@ -3,7 +3,7 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Update } from 'telegraf/types'
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/sandbox/emulator.js'
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../sandbox/emulator.js'
 import { pause, waitUntil } from '../helpers/wait.js'
 
 export const TOKEN = '123456789:SANDBOX_sandbox_SANDBOX_sandbox_SAN'

@@ -1,6 +1,6 @@
 // Arguments are read the way the Bot API server reads them.
 import t from 'tap'
-import { parseArgs } from '../../src/sandbox/request-args.js'
+import { parseArgs } from '../../sandbox/request-args.js'
 
 t.test('multipart as Telegraf writes it (no space after the header colon), files counted', async (t) => {
   const boundary = 'b0undary'

@@ -1,6 +1,6 @@
 // The retry schedule is Telegram's (WebhookActor::on_update_error), step by step.
 import t from 'tap'
-import { FIRST_RETRY_STATE, planRetry, type RetryState } from '../../src/sandbox/retry-schedule.js'
+import { FIRST_RETRY_STATE, planRetry, type RetryState } from '../../sandbox/retry-schedule.js'
 
 function waits (failures: number, random: () => number, retryAfter: (i: number) => number = () => 0): number[] {
   let state: RetryState = FIRST_RETRY_STATE

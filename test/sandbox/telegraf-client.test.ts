@@ -2,7 +2,7 @@
 // JSON calls, multipart uploads, Telegram errors surfacing as TelegramError.
 import t from 'tap'
 import { Input, Telegraf, TelegramError } from 'telegraf'
-import { SANDBOX_USER } from '../../src/sandbox/user-updates.js'
+import { SANDBOX_USER } from '../../sandbox/user-updates.js'
 import { BOT_ID, TOKEN, emulatorFor, receiverFor } from './helpers.js'
 
 t.test('Telegraf calls, uploads and errors work against the emulator', async (t) => {

@@ -5,7 +5,7 @@
  */
 import net from 'node:net'
 import type { DestinationStream } from 'pino'
-import { startService, type RunningService, type StartOptions } from '../server.js'
+import { startService, type RunningService, type StartOptions } from '../src/server.js'
 import type { BotControl } from './control.js'
 import { startEmulator, type Emulator } from './emulator.js'
 
