@@ -15,7 +15,6 @@ import { Ingress } from '../src/ingress/ingress.js'
 import { MemoryDedupe } from '../src/ingress/dedupe.js'
 import { ChatQueue, chatKeyOf } from '../src/ingress/chat-queue.js'
 import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from '../src/logger.js'
-import { updateRunner } from '../src/bot/index.js'
 import { STUB_BOT } from './bot-api-stub.js'
 import { median } from './lib/report.js'
 import { SECRET, TOKEN, WEBHOOK_URL } from './lib/settings.js'
@@ -99,15 +98,11 @@ const cases: Record<string, () => (n: number) => Promise<unknown> | unknown> = {
     const ingress = new Ingress({ handle: async () => {}, log: silentLog, budgetMs: 0 })
     return async (n) => await ingress.accept(fresh(n))
   },
-  'ingress.accept + updateRunner, no-op bot, budget 5000 ms (the service\'s path)': () => {
-    const ingress = new Ingress({ handle: updateRunner(noopBot), log: silentLog, budgetMs: 5000 })
+  'ingress.accept + handleUpdate, no-op bot, budget 5000 ms (the service\'s path)': () => {
+    const ingress = new Ingress({ handle: async (update) => { await noopBot.handleUpdate(update) }, log: silentLog, budgetMs: 5000 })
     return async (n) => await ingress.accept(fresh(n))
   },
   'telegraf handleUpdate, no-op bot': () => async (n) => { await noopBot.handleUpdate(fresh(n)) },
-  'updateRunner (the ingress\'s way into the bot), no-op bot': () => {
-    const run = updateRunner(noopBot)
-    return async (n) => { await run(fresh(n)) }
-  },
   'pino child per request (Fastify default)': () => {
     let i = 0
     return () => silentLog.child({ reqId: `req-${++i}` })

@@ -1,21 +1,20 @@
 // buildApp(): the configuration, the bot and the routes wired into one Fastify instance, without
 // listening and without calling Telegram (start-up checks are the process's job: server.ts).
-// Tests build it and use inject(), or app.listener (the webhook first, then Fastify) for the webhook.
+// Tests build it and use inject().
 import fastifyEnv from '@fastify/env'
-import { createServer, type RequestListener, type Server } from 'node:http'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { DestinationStream } from 'pino'
 import type { Telegraf } from 'telegraf'
 import type { UserFromGetMe } from 'telegraf/types'
-import { createTelegraf, installFeatures, updateRunner, type BotFeature } from './bot/index.js'
-import { ConfigError, envSchema, resolveConfig, secretsOf, WEBHOOK_PATH_SUFFIX, type Config, type RawEnv } from './config.js'
+import { createTelegraf, installFeatures, type BotFeature } from './bot/index.js'
+import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
 import { Ingress } from './ingress/ingress.js'
 import type { UpdateDedupe } from './ingress/dedupe.js'
 import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
-import { BODY_LIMIT_BYTES, installErrorHandlers } from './routes/http-errors.js'
-import { TRUSTED_PROXIES, webhookListener, type WebhookListener } from './routes/webhook.js'
+import { BODY_LIMIT_BYTES, installErrorHandlers, routeEveryMethod } from './routes/http-errors.js'
+import { TRUSTED_PROXIES, webhookRoutes } from './routes/webhook.js'
 import { Poller } from './telegram/poller.js'
 import { WebhookState, type WebhookStateOptions } from './telegram/webhook-state.js'
 
@@ -39,8 +38,6 @@ declare module 'fastify' {
     bot: Telegraf
     ingress: Ingress
     poller: Poller | undefined
-    /** The server's request listener: the webhook route, then Fastify's router for everything else. */
-    listener: RequestListener
   }
 }
 
@@ -73,31 +70,10 @@ function initialLevel (level: string | undefined): string {
   return level !== undefined && (envSchema.properties.LOG_LEVEL.enum as readonly string[]).includes(level) ? level : 'info'
 }
 
-/** The HTTP server Fastify would make itself, with its timeouts, around our listener. */
-function serverLike (listener: RequestListener, opts: { keepAliveTimeout?: number, requestTimeout?: number, connectionTimeout?: number, maxRequestsPerSocket?: number }): Server {
-  const server = createServer(listener)
-  server.keepAliveTimeout = opts.keepAliveTimeout ?? 72_000
-  server.requestTimeout = opts.requestTimeout ?? 0
-  server.setTimeout(opts.connectionTimeout ?? 0)
-  if (opts.maxRequestsPerSocket !== undefined && opts.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket
-  return server
-}
-
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const scrubber = new SecretScrubber()
   const log = createLogger(scrubber, options.logStream, initialLevel(options.env.LOG_LEVEL))
-  // The webhook is served before Fastify's router (src/routes/webhook.ts says why). Fastify hands
-  // over its router when it makes the server, below; the webhook is set once the configuration and
-  // the ingress exist. Until then every request goes to Fastify.
-  const routes: { webhook?: WebhookListener, fastify?: RequestListener } = {}
-  const listener: RequestListener = (req, res) => {
-    if (routes.webhook?.(req, res) !== true) routes.fastify?.(req, res)
-  }
   const app = Fastify({
-    serverFactory: (router, opts) => {
-      routes.fastify = router
-      return serverLike(listener, opts)
-    },
     // Fastify is given no logger of its own. With one, it adds two response listeners and a clock
     // reading to every request, for the "request completed" line we turn off anyway: about 3% of
     // the CPU per update in an A/B run (bench/README.md). request.log is still ours: the factory
@@ -108,6 +84,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // No "incoming request" line either: one line per request would cost most of all.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // While closing, the webhook itself answers 503 with Retry-After (Telegram honours it), and
+    // Fastify adds Connection: close to every answer; its own 503 would carry no Retry-After.
+    return503OnClosing: false,
     // Behind Caddy the socket peer is the proxy; the secret token is the real check anyway.
     trustProxy: TRUSTED_PROXIES
   })
@@ -132,7 +111,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   installFeatures(bot, { log, miniAppUrl: config.miniAppUrl }, options.features)
 
   const ingress = new Ingress({
-    handle: updateRunner(bot),
+    handle: async (update) => { await bot.handleUpdate(update) },
     log,
     budgetMs: config.handlerBudgetMs,
     maxBacklog: config.maxBacklog,
@@ -147,11 +126,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('bot', bot)
   app.decorate('ingress', ingress)
   app.decorate('poller', poller)
-  app.decorate('listener', listener)
-  routes.webhook = webhookListener({ path: WEBHOOK_PATH_SUFFIX, ingress, secret: config.webhookSecret, log })
 
   installErrorHandlers(app)
+  routeEveryMethod(app)
   await app.register(async (telegram) => {
+    await telegram.register(webhookRoutes, { ingress, secret: config.webhookSecret })
     await telegram.register(healthRoutes, { webhookState, poller, ingress })
     await telegram.register(adminRoutes, { config, telegram: bot.telegram, webhookState })
   }, { prefix: '/telegram' })

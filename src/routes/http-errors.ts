@@ -1,22 +1,17 @@
 // One shape for every error answer, `{statusCode, error, message}` (Fastify's own), and one place that
 // turns Fastify's parser errors into sentences naming what is wrong. 5xx bodies never carry internals.
-import { STATUS_CODES } from 'node:http'
+import { METHODS, STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 export const BODY_LIMIT_BYTES = 1024 * 1024
 
-/** The sentences for the same refusal, whether Fastify found it (other routes) or the webhook did. */
+/** The sentences for the refusals Fastify finds (content type, size, JSON) and for the 405s. */
 export const refusal = {
   method: (method: string | undefined, url: string | undefined, allow: string): string => `${method ?? 'This method'} is not allowed on ${url ?? 'this path'}: use ${allow}`,
   mediaType: (got: string | undefined): string => `Content-Type must be application/json (got ${got ?? 'none'})`,
   tooLarge: `Body is larger than ${BODY_LIMIT_BYTES} bytes (Telegram sends updates of at most 512 KiB)`,
   emptyJson: 'Body is empty but Content-Type is application/json: send a JSON object',
   invalidJson: (detail: string): string => `Body is not valid JSON: ${detail}`
-}
-
-/** The JSON of an error answer, for the routes that write their own response (the webhook). */
-export function errorBody (statusCode: number, message: string): string {
-  return JSON.stringify(errorObject(statusCode, message))
 }
 
 function errorObject (statusCode: number, message: string): { statusCode: number, error: string, message: string } {
@@ -27,9 +22,19 @@ export function sendError (reply: FastifyReply, statusCode: number, message: str
   return reply.code(statusCode).send(errorObject(statusCode, message))
 }
 
+/**
+ * Node's HTTP methods that Fastify does not route by default (PROPFIND, LOCK, ...), made known to it
+ * so that methodNotAllowed covers them too. CONNECT never reaches a route (Node emits 'connect').
+ */
+export function routeEveryMethod (app: FastifyInstance): void {
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+}
+
 /** Registers `allowed` elsewhere; every other method on `url` gets 405 with Allow (Fastify would 404). */
 export function methodNotAllowed (app: FastifyInstance, url: string, allowed: string[]): void {
-  const others = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((m) => !allowed.includes(m))
+  const others = app.supportedMethods.filter((m) => !allowed.includes(m))
   const allow = allowed.join(', ')
   app.route({
     method: others,

@@ -1,6 +1,5 @@
 // Builds the app for one test against a fake Bot API, and closes both when the test ends.
-import type { FastifyInstance } from 'fastify'
-import { inject, type InjectOptions, type Response } from 'light-my-request'
+import type { FastifyInstance, LightMyRequestResponse as Response } from 'fastify'
 import { buildApp, type AppOptions } from '../../src/app.js'
 import { FAKE_BOT, FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from './fake-bot-api.js'
 import { LogCapture } from './log-capture.js'
@@ -70,18 +69,9 @@ export function voiceUpdate (userId = 42, updateId = nextUpdateId++): Record<str
   })
 }
 
-/**
- * A request through the app's server listener, as a socket's request would go: the webhook route
- * is served before Fastify's router, so app.inject() (Fastify's router alone) never reaches it.
- */
-export async function request (app: FastifyInstance, options: InjectOptions): Promise<Response> {
-  await app.ready()
-  return await inject(app.listener, options)
-}
-
 /** Posts `update` as Telegram would; `secret` null sends no secret header. */
 export async function postUpdate (app: FastifyInstance, update: unknown, secret: string | null = SECRET): Promise<Response> {
-  return await request(app, {
+  return await app.inject({
     method: 'POST',
     url: '/telegram/webhook',
     headers: { 'content-type': 'application/json', ...(secret !== null && { 'x-telegram-bot-api-secret-token': secret }) },

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { BotFeature } from '../../src/bot/index.js'
 import type { UpdateDedupe } from '../../src/ingress/dedupe.js'
-import { ADMIN_TOKEN, buildTestApp, postUpdate, request, SECRET, textUpdate, voiceUpdate } from '../helpers/app.js'
+import { ADMIN_TOKEN, buildTestApp, postUpdate, SECRET, textUpdate, voiceUpdate } from '../helpers/app.js'
 import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
 import { waitUntil, within } from '../helpers/wait.js'
 
@@ -31,21 +31,21 @@ t.test('a missing or wrong secret is 401 and never reaches the bot', async (t) =
   t.equal(app.ingress.stats.accepted, 0)
   const rejections = logs.find('wrong secret')
   t.equal(rejections.length, 3)
-  t.match(rejections[0], { level: 40, ip: '127.0.0.1', has_header: false }, 'the line names the peer and whether a header came')
+  t.match(rejections[0], { level: 40, ip: '127.0.0.1', has_header: false, reqId: /^req-/ }, 'the line names the peer, whether a header came, and the request')
   t.match(rejections[1], { has_header: true })
   t.notOk(logs.text.includes(SECRET.slice(0, -1)), 'no line carries the secret (or the wrong one sent)')
 })
 
 t.test('the secret is checked before the body is read: an unsigned huge or non-JSON body is still 401', async (t) => {
   const { app } = await buildTestApp(t)
-  const res = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(2 * 1024 * 1024) })
+  const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(2 * 1024 * 1024) })
   t.equal(res.statusCode, 401)
 })
 
 t.test('non-JSON bodies are 415 naming the content type', async (t) => {
   const { app, api } = await buildTestApp(t)
   for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/xml']) {
-    const res = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': type, 'x-telegram-bot-api-secret-token': SECRET }, payload: 'update_id=1' })
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': type, 'x-telegram-bot-api-secret-token': SECRET }, payload: 'update_id=1' })
     t.equal(res.statusCode, 415, type)
     t.match(res.json(), { message: `Content-Type must be application/json (got ${type})` })
   }
@@ -64,14 +64,14 @@ t.test('bodies that are not an Update are 400 with the rule', async (t) => {
     ['null', 'null']
   ]
   for (const [payload, what] of bad) {
-    const res = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload })
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload })
     t.equal(res.statusCode, 400, what)
     t.match(res.json(), { message: /update_id|JSON/ }, what)
   }
-  const broken = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload: '{"update_id": 1,' })
+  const broken = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload: '{"update_id": 1,' })
   t.equal(broken.statusCode, 400)
   t.match(broken.json(), { message: /not valid JSON/ })
-  const empty = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET } })
+  const empty = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET } })
   t.equal(empty.statusCode, 400)
   t.equal(api.callsOf('sendMessage').length, 0)
   t.equal(app.ingress.stats.accepted, 0)
@@ -95,10 +95,17 @@ t.test('a 600 KiB update (over Telegram\'s 512 KiB, under our 1 MiB) is accepted
 t.test('other methods on the webhook are 405 with Allow: POST, before any auth or body check', async (t) => {
   const { app } = await buildTestApp(t)
   for (const method of ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
-    const res = await request(app, { method, url: '/telegram/webhook', headers: { 'content-type': 'application/xml' }, ...(method !== 'GET' && method !== 'HEAD' && { payload: '<x/>' }) })
+    const res = await app.inject({ method, url: '/telegram/webhook', headers: { 'content-type': 'application/xml' }, ...(method !== 'GET' && method !== 'HEAD' && { payload: '<x/>' }) })
     t.equal(res.statusCode, 405, method)
     t.equal(res.headers.allow, 'POST', method)
   }
+  // Methods Fastify does not route by default still get 405 there, not 404.
+  for (const method of ['PROPFIND', 'LOCK', 'PURGE', 'TRACE', 'QUERY']) {
+    const res = await app.inject({ method: method as 'GET', url: '/telegram/webhook' })
+    t.equal(res.statusCode, 405, method)
+    t.equal(res.headers.allow, 'POST', method)
+  }
+  t.equal((await app.inject({ method: 'PROPFIND' as 'GET', url: '/telegram/other' })).statusCode, 404, 'elsewhere, an unknown path is still 404')
 })
 
 t.test('routes outside /telegram/* are 404', async (t) => {
@@ -198,7 +205,7 @@ t.test('while shutting down, every answer closes its connection: refusals, and t
   await waitUntil(() => app.ingress.inFlight === 1, 2000, () => 'the update to be taken')
   app.ingress.close()
   for (const payload of ['{"update_id":', '{}']) {
-    const res = await request(app, { method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload })
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload })
     t.equal(res.statusCode, 400, payload)
     t.equal(res.headers.connection, 'close', payload)
   }
@@ -211,8 +218,8 @@ t.test('while shutting down, every answer closes its connection: refusals, and t
 t.test('the wrong-secret line names the client as Fastify would: X-Forwarded-For only from a trusted proxy', async (t) => {
   const { app, logs } = await buildTestApp(t)
   const headers = { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.7' }
-  await request(app, { method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '127.0.0.1' })
-  await request(app, { method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '203.0.113.9' })
+  await app.inject({ method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '127.0.0.1' })
+  await app.inject({ method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '203.0.113.9' })
   const [viaCaddy, direct] = logs.find('wrong secret')
   t.match(viaCaddy, { ip: '198.51.100.7' }, 'behind the proxy on loopback: the forwarded client')
   t.match(direct, { ip: '203.0.113.9' }, 'from the internet: the peer itself, whatever it claims')
