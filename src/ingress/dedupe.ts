@@ -16,11 +16,17 @@ export interface UpdateDedupe {
  * ids and a ring for eviction did the same with ~0.5 MB scattered over the heap, and cost 3.5% of
  * the CPU per update in an A/B run (bench/README.md).
  *
- * - Below the window: an update that kept failing while the bot's other chats went on. Such ids go
- *   to a small Set of their own, oldest forgotten first.
- * - Far away (more than a window above, or two below): after a week without updates Telegram picks
- *   the next id at random, so the window starts again there.
+ * - Below the window, however far: an update that kept failing while the bot's other chats went
+ *   on (a busy bot moves millions of ids in Telegram's 24 h). Such ids go to a small Set of their
+ *   own, oldest forgotten first; the window stays where it is.
+ * - After a week without updates Telegram picks the next id at random (Bot API #update). Far above
+ *   (more than a ring): the window starts again there, since the old ids were delivered long ago.
+ *   Below: the new sequence's first ids are stragglers, until FOLLOW_DOWN_AFTER claims in a row
+ *   fell below the window; then the window moves down to them, taking their ids along.
  */
+/** Claims in a row below the window (none in or above it) after which the window follows them. */
+export const FOLLOW_DOWN_AFTER = 256
+
 export class MemoryDedupe implements UpdateDedupe {
   readonly #bits: Uint32Array
   /** Ring positions - 1 (a power of two, at least `size`). */
@@ -29,6 +35,9 @@ export class MemoryDedupe implements UpdateDedupe {
   #high = -1
   readonly #older = new Set<number>()
   readonly #olderMax: number
+  /** Claims in a row below the window, and the highest of them. */
+  #belowRun = 0
+  #belowRunHigh = -1
 
   constructor (readonly size = 65_536) {
     if (!Number.isInteger(size) || size < 1 || size > 2 ** 24) throw new RangeError('dedupe window size must be an integer from 1 to 16777216')
@@ -41,15 +50,10 @@ export class MemoryDedupe implements UpdateDedupe {
 
   claim (updateId: number): boolean {
     const high = this.#high
-    if (updateId > high) {
-      this.#slideTo(updateId)
-    } else if (updateId > high - this.size) {
-      if (this.#has(updateId)) return false
-    } else if (updateId > high - 2 * this.size) {
-      return this.#claimOlder(updateId)
-    } else {
-      this.#restartAt(updateId)
-    }
+    if (updateId <= high - this.size) return this.#claimBelow(updateId)
+    this.#belowRun = 0
+    if (updateId > high) this.#slideTo(updateId)
+    else if (this.#has(updateId)) return false
     this.#set(updateId)
     return true
   }
@@ -79,14 +83,25 @@ export class MemoryDedupe implements UpdateDedupe {
 
   #restartAt (updateId: number): void {
     this.#bits.fill(0)
-    this.#older.clear()
     this.#high = updateId
+    // Stragglers that fall inside the new window move into it, where claim() looks for them.
+    for (const id of this.#older) {
+      if (id <= updateId && id > updateId - this.size) {
+        this.#set(id)
+        this.#older.delete(id)
+      }
+    }
   }
 
-  #claimOlder (updateId: number): boolean {
+  #claimBelow (updateId: number): boolean {
     if (this.#older.has(updateId)) return false
     if (this.#older.size >= this.#olderMax) this.#older.delete(this.#older.values().next().value as number)
     this.#older.add(updateId)
+    this.#belowRunHigh = this.#belowRun === 0 ? updateId : Math.max(this.#belowRunHigh, updateId)
+    if (++this.#belowRun >= FOLLOW_DOWN_AFTER) {
+      this.#belowRun = 0
+      this.#restartAt(this.#belowRunHigh)
+    }
     return true
   }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { MemoryDedupe } from '../../src/ingress/dedupe.js'
+import { FOLLOW_DOWN_AFTER, MemoryDedupe } from '../../src/ingress/dedupe.js'
 
 t.test('a redelivery inside the window is refused; release() lets an id be taken again', async (t) => {
   const dedupe = new MemoryDedupe(100)
@@ -49,6 +49,45 @@ t.test('after Telegram restarts the numbering (a random id after a week), the ne
   t.ok(dedupe.claim(2 ** 40 + 1))
   t.ok(dedupe.claim(2 ** 40 - 1))
   t.notOk(dedupe.claim(2 ** 40 - 1))
+})
+
+t.test('an outlier far below the window is a straggler: checked, remembered, and the window stays', async (t) => {
+  const dedupe = new MemoryDedupe() // 65 536 ids
+  for (let id = 200_000; id < 270_000; id++) dedupe.claim(id)
+  t.ok(dedupe.claim(270_000 - 131_073), 'more than two windows below the newest: taken')
+  t.notOk(dedupe.claim(270_000 - 131_073), 'and its redelivery refused')
+  let refused = 0
+  for (let id = 270_000 - 65_536; id < 270_000; id++) if (!dedupe.claim(id)) refused++
+  t.equal(refused, 65_536, 'every redelivery within the window is still refused (it used to be wiped)')
+  t.ok(dedupe.claim(270_000), 'the next new id is taken')
+})
+
+t.test('a far jump upwards moves the window; the stragglers already remembered stay remembered', async (t) => {
+  const dedupe = new MemoryDedupe(1000)
+  for (let id = 5000; id < 6000; id++) dedupe.claim(id)
+  t.ok(dedupe.claim(100), 'a straggler')
+  t.ok(dedupe.claim(10_000_000), 'far above: the window starts there')
+  t.ok(dedupe.claim(10_000_001))
+  t.notOk(dedupe.claim(10_000_000), 'redelivery in the new window')
+  t.notOk(dedupe.claim(100), 'the straggler is still known')
+})
+
+t.test(`the week-idle random jump downwards: after ${FOLLOW_DOWN_AFTER} claims below, the window follows, and no redelivery gets through`, async (t) => {
+  const dedupe = new MemoryDedupe() // 65 536 ids in the window, 4096 stragglers at most
+  for (let id = 900_000; id < 910_000; id++) dedupe.claim(id)
+  const restart = 37_000
+  const early = FOLLOW_DOWN_AFTER - 6
+  let taken = 0
+  for (let id = restart; id < restart + early; id++) if (dedupe.claim(id)) taken++
+  let refused = 0
+  for (let id = restart; id < restart + early; id++) if (!dedupe.claim(id)) refused++
+  t.equal(refused, early, 'redeliveries before the window followed: refused, from the straggler set')
+  for (let id = restart + early; id < restart + 10_000; id++) if (dedupe.claim(id)) taken++
+  t.equal(taken, 10_000, 'every id of the new sequence is new')
+  refused = 0
+  for (let id = restart; id < restart + 10_000; id++) if (!dedupe.claim(id)) refused++
+  t.equal(refused, 10_000, 'all 10 000 redeliveries refused: the window moved to the new sequence (the straggler set holds 4096)')
+  t.ok(dedupe.count <= 65_536 + 4096, 'memory stays bounded')
 })
 
 // The two properties that matter, against every sequence fast-check can think of: a new id is never
