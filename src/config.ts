@@ -119,7 +119,8 @@ export function webhookUrlProblem (url: string, apiRoot: string): string | undef
     return `must use port 443, 80, 88 or 8443 (Telegram delivers to no other port; got ${parsed.port})`
   }
   if (!parsed.pathname.endsWith(WEBHOOK_PATH_SUFFIX)) {
-    return `path must end in ${WEBHOOK_PATH_SUFFIX} (got ${parsed.pathname})`
+    // The path is not repeated: a guide may have put the secret in it, and this line is printed.
+    return `path must end in ${WEBHOOK_PATH_SUFFIX} (the path given is not shown, as it may hold a secret)`
   }
   if (parsed.username !== '' || parsed.password !== '') return 'must not contain credentials'
   return undefined

@@ -2,7 +2,7 @@
 // a last pass over every finished line replaces any secret that slipped into a message or an error
 // (Telegraf's request URLs contain the bot token: /bot<token>/<method>).
 import type { FastifyBaseLogger } from 'fastify'
-import { destination, pino, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino'
+import { destination, pino, stdSerializers, type Bindings, type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino'
 
 export const REDACTED = '[redacted]'
 
@@ -24,9 +24,20 @@ export class SecretScrubber {
   }
 }
 
+/**
+ * pino's error serializer, without `rawPacket`: Node's HTTP parser puts the malformed request's raw
+ * bytes there (secret header and bearer token included), and Fastify logs it at trace level. As an
+ * array of numbers it would slip past the scrubber.
+ */
+function errWithoutRawBytes (err: Error): Record<string, unknown> {
+  const { rawPacket: _bytes, ...rest } = stdSerializers.err(err) as unknown as Record<string, unknown>
+  return rest
+}
+
 export function createLogger (scrubber: SecretScrubber, stream?: DestinationStream, level = 'info'): Logger {
   return pino({
     level,
+    serializers: { err: errWithoutRawBytes },
     redact: {
       paths: [
         'req.headers.authorization',

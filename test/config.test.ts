@@ -95,6 +95,8 @@ t.test('every invalid value is refused with the variable and the rule', async (t
   await rejects(t, { TELEGRAM_BOT_TOKEN: FAKE_TOKEN }, 'TELEGRAM_WEBHOOK_URL', /is required in webhook mode/)
   await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'http://bot.example.com/telegram/webhook' }, 'TELEGRAM_WEBHOOK_URL', /must start with https:\/\//)
   await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/api/webhook' }, 'TELEGRAM_WEBHOOK_URL', /path must end in \/telegram\/webhook/)
+  // A guide may put the secret in the path: the error line (printed at start-up) does not repeat it.
+  await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/hook/s3cret-path-token-123' }, 'TELEGRAM_WEBHOOK_URL', /^(?!.*s3cret-path-token-123).*path must end in \/telegram\/webhook/)
   await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'https://bot.example.com:8080/telegram/webhook' }, 'TELEGRAM_WEBHOOK_URL', /port 443, 80, 88 or 8443/)
   await rejects(t, { ...valid, TELEGRAM_WEBHOOK_URL: 'bot.example.com/telegram/webhook' }, 'TELEGRAM_WEBHOOK_URL', /absolute URL/)
   await rejects(t, { ...valid, TELEGRAM_USE_WEBHOOK: 'maybe' }, 'TELEGRAM_USE_WEBHOOK', /boolean/)

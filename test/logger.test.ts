@@ -1,6 +1,9 @@
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { createLogger, REDACTED, SecretScrubber } from '../src/logger.js'
-import { buildTestApp } from './helpers/app.js'
+import { ADMIN_TOKEN, buildTestApp, SECRET } from './helpers/app.js'
+import { waitUntil } from './helpers/wait.js'
 import { FAKE_TOKEN as TOKEN } from './helpers/fake-bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
 
@@ -44,4 +47,29 @@ t.test('Fastify\'s own warnings and app.log reach our logger, request lines with
   t.match(warning, { level: 40, reqId: /^req-/ }, 'Fastify\'s warning, on request.log, with the request id')
   t.match(logs.find('a line through app.log'), [{ level: 30, msg: `a line through app.log with ${REDACTED}` }])
   t.notOk(logs.raw.join('').includes(TOKEN), 'the token never reached the output')
+})
+
+// Node's parser attaches the malformed request's raw bytes to its error as `rawPacket`, and Fastify
+// logs that error at trace level: a secret header or bearer token inside would be an array of bytes.
+t.test('at trace level, a malformed request carrying the secret and the admin token logs neither', async (t) => {
+  const { app, logs } = await buildTestApp(t, { LOG_LEVEL: 'trace' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  for (const header of [`X-Telegram-Bot-Api-Secret-Token: ${SECRET}`, `Authorization: Bearer ${ADMIN_TOKEN}`]) {
+    const socket = connect(port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.resume() // the answer is read, so the close arrives
+    // A space inside a header name is malformed: Node's parser refuses the request.
+    socket.end(`POST /telegram/webhook HTTP/1.1\r\nHost: x\r\n${header}\r\nBad Header: x\r\n\r\n`)
+    await once(socket, 'close')
+  }
+  await waitUntil(() => logs.find('client error').length === 2, 5000, () => `two client error lines, got: ${logs.text}`)
+  for (const line of logs.find('client error')) t.notOk('rawPacket' in ((line as { err?: object }).err ?? {}), 'no raw bytes')
+  const text = logs.raw.join('')
+  t.notOk(text.includes(SECRET), 'no secret')
+  t.notOk(text.includes(ADMIN_TOKEN), 'no admin token')
+  for (const secret of [SECRET, ADMIN_TOKEN]) {
+    const bytes = [...Buffer.from(secret)].join(',')
+    t.notOk(text.includes(bytes), 'not even as bytes')
+  }
 })
