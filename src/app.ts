@@ -29,6 +29,8 @@ export interface AppOptions {
   dedupe?: UpdateDedupe
   /** The health route's cache TTL and call timeout (tests); the defaults otherwise. */
   webhookInfo?: Pick<WebhookStateOptions, 'ttlMs' | 'timeoutMs'>
+  /** How often a repeated wrong-secret or wrong-token warning is written (tests); a minute by default. */
+  warningIntervalMs?: number
 }
 
 declare module 'fastify' {
@@ -130,9 +132,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   installErrorHandlers(app)
   routeEveryMethod(app)
   await app.register(async (telegram) => {
-    await telegram.register(webhookRoutes, { ingress, secret: config.webhookSecret })
+    const { warningIntervalMs } = options
+    await telegram.register(webhookRoutes, { ingress, secret: config.webhookSecret, warningIntervalMs })
     await telegram.register(healthRoutes, { webhookState, poller, ingress })
-    await telegram.register(adminRoutes, { config, telegram: bot.telegram, webhookState })
+    await telegram.register(adminRoutes, { config, telegram: bot.telegram, webhookState, warningIntervalMs })
   }, { prefix: '/telegram' })
   return app
 }

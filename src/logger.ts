@@ -111,3 +111,57 @@ export function lazyRequestLoggerFactory (logger: FastifyBaseLogger): (parent: F
 
 /** What the rest of the code logs through: pino's methods, satisfied by pino and by Fastify's logger. */
 export type Log = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>
+
+/** How often a warning that a client can repeat at will is written, at most: once a minute. */
+export const REPEATED_WARNING_INTERVAL_MS = 60_000
+
+/**
+ * A warning that anyone can trigger as often as they like (a wrong webhook secret, a wrong admin
+ * token). The first is written at once; the ones after it within the interval are counted and
+ * written as one line when it ends, with the last one's fields. A flood of guesses costs one line a
+ * minute, not one line a guess.
+ */
+export class RepeatedWarning {
+  readonly #log: Log
+  readonly #msg: string
+  readonly #intervalMs: number
+  #timer: NodeJS.Timeout | undefined
+  #repeats = 0
+  #last: Record<string, unknown> = {}
+
+  constructor (log: Log, msg: string, intervalMs = REPEATED_WARNING_INTERVAL_MS) {
+    this.#log = log
+    this.#msg = msg
+    this.#intervalMs = intervalMs
+  }
+
+  note (fields: Record<string, unknown>): void {
+    if (this.#timer !== undefined) {
+      this.#repeats++
+      this.#last = fields
+      return
+    }
+    this.#log.warn(fields, this.#msg)
+    this.#startInterval()
+  }
+
+  /** Writes what was counted so far (at shutdown). */
+  flush (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#repeats === 0) return
+    const seconds = Math.round(this.#intervalMs / 1000)
+    this.#log.warn({ ...this.#last, repeated: this.#repeats }, `${this.#msg}: ${this.#repeats} more within ${seconds} s (the fields are the last one's)`)
+    this.#repeats = 0
+  }
+
+  #startInterval (): void {
+    this.#timer = setTimeout(() => {
+      const repeated = this.#repeats > 0
+      this.flush()
+      // Still going on: keep counting, one line per interval.
+      if (repeated) this.#startInterval()
+    }, this.#intervalMs)
+    this.#timer.unref()
+  }
+}

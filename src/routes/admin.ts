@@ -1,8 +1,10 @@
 // POST /telegram/set-webhook and /telegram/delete-webhook, behind TELEGRAM_ADMIN_TOKEN, so nobody
 // has to paste the bot token into a curl command line (and nobody else can repoint the bot).
+import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Telegram } from 'telegraf'
 import { webhookUrlProblem, type Config } from '../config.js'
+import { RepeatedWarning } from '../logger.js'
 import { describeError, isBadToken, retryAfterSeconds, telegramCode } from '../telegram/errors.js'
 import type { WebhookState } from '../telegram/webhook-state.js'
 import { methodNotAllowed, sendError } from './http-errors.js'
@@ -12,7 +14,12 @@ export interface AdminRouteOptions {
   config: Config
   telegram: Telegram
   webhookState: WebhookState | undefined
+  /** How often a wrong-token warning is written, at most (tests shorten it). */
+  warningIntervalMs?: number
 }
+
+/** Admin calls per client address (through the trusted proxy) and minute, at most. */
+export const ADMIN_CALLS_PER_MINUTE = 10
 
 export interface SetWebhookParams {
   url: string
@@ -85,9 +92,18 @@ function sendTelegramFailure (reply: FastifyReply, method: string, err: unknown)
   return sendError(reply, 502, `${method} failed: ${describeError(err)}`)
 }
 
-export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { config, telegram, webhookState }) => {
+export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { config, telegram, webhookState, warningIntervalMs }) => {
   const adminToken = config.adminToken
   const tokenMatches = adminToken === undefined ? () => false : secretMatcher(adminToken)
+  const wrongToken = new RepeatedWarning(app.log, 'admin call with a wrong token', warningIntervalMs)
+  app.addHook('onClose', async () => { wrongToken.flush() })
+  // Guessing the token: 10 tries a minute per address, in memory (an LRU of 5000 addresses).
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => Object.assign(new Error(`Too many admin calls from this address: at most ${context.max} a minute; retry in ${Math.ceil(context.ttl / 1000)} s`), { statusCode: 429 })
+  })
+  // Counted before the token is checked (a guess is what it counts), so first among the hooks.
+  const limited = app.rateLimit({ max: ADMIN_CALLS_PER_MINUTE, timeWindow: 60_000 })
 
   // Route-level, so a wrong method still gets its 405 before any token check.
   const requireAdmin = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
@@ -99,13 +115,13 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
       return sendError(reply.header('WWW-Authenticate', 'Bearer'), 401, 'Missing "Authorization: Bearer <TELEGRAM_ADMIN_TOKEN>" header')
     }
     if (!tokenMatches(header.slice('Bearer '.length))) {
-      request.log.warn({ ip: request.ip, url: request.url }, 'admin call with a wrong token')
+      wrongToken.note({ ip: request.ip, url: request.url, reqId: request.id })
       return sendError(reply.header('WWW-Authenticate', 'Bearer error="invalid_token"'), 401, 'Wrong admin token')
     }
     return undefined
   }
 
-  app.post('/set-webhook', { onRequest: requireAdmin }, async (request, reply) => {
+  app.post('/set-webhook', { onRequest: [limited, requireAdmin] }, async (request, reply) => {
     if (!config.useWebhook) {
       return sendError(reply, 409, 'This instance polls (TELEGRAM_USE_WEBHOOK=false): a webhook would stop its polling. Run in webhook mode to set one.')
     }
@@ -128,7 +144,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRouteOptions> = async (app, { 
     return { ok: true, message: 'Webhook set successfully', url: p.url, maxConnections: p.max_connections, dropPendingUpdates: p.drop_pending_updates, allowedUpdates: p.allowed_updates ?? null }
   })
 
-  app.post('/delete-webhook', { onRequest: requireAdmin }, async (request, reply) => {
+  app.post('/delete-webhook', { onRequest: [limited, requireAdmin] }, async (request, reply) => {
     const parsed = parseDeleteWebhookBody(request.body)
     if (!parsed.ok) return sendError(reply, 400, parsed.message)
     try {

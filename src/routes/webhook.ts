@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Update } from 'telegraf/types'
 import type { AcceptOutcome, Ingress } from '../ingress/ingress.js'
+import { RepeatedWarning } from '../logger.js'
 import { methodNotAllowed, sendError } from './http-errors.js'
 import { secretMatcher } from './secure-compare.js'
 
@@ -17,6 +18,8 @@ export const TRUSTED_PROXIES = ['loopback', 'uniquelocal']
 export interface WebhookOptions {
   ingress: Ingress
   secret: string
+  /** How often a wrong-secret warning is written, at most (tests shorten it). */
+  warningIntervalMs?: number
 }
 
 // Telegram's retry schedule goes 2, 4, 8 ... s; a restart takes a few, so ask for the next try in 5.
@@ -35,8 +38,10 @@ export function isUpdate (body: unknown): body is Update {
 }
 
 /** The webhook's routes, registered under the /telegram prefix (Caddy strips /api). */
-export async function webhookRoutes (app: FastifyInstance, { ingress, secret }: WebhookOptions): Promise<void> {
+export async function webhookRoutes (app: FastifyInstance, { ingress, secret, warningIntervalMs }: WebhookOptions): Promise<void> {
   const secretMatches = secretMatcher(secret)
+  const wrongSecret = new RepeatedWarning(app.log, 'webhook call with a missing or wrong secret token', warningIntervalMs)
+  app.addHook('onClose', async () => { wrongSecret.flush() })
   // Fastify also reads text/plain by default; an update is JSON only (415 otherwise).
   app.removeContentTypeParser('text/plain')
   // Connections answered with `Connection: close`. Node ends such a socket after that answer, so a
@@ -60,7 +65,7 @@ export async function webhookRoutes (app: FastifyInstance, { ingress, secret }: 
       if (closing.has(request.raw.socket)) return reply.hijack()
       const header = request.headers[SECRET_HEADER]
       if (secretMatches(typeof header === 'string' ? header : undefined)) return
-      request.log.warn({ ip: request.ip, has_header: header !== undefined }, 'webhook call with a missing or wrong secret token')
+      wrongSecret.note({ ip: request.ip, has_header: header !== undefined, reqId: request.id })
       return sendError(reply, 401, header === undefined ? 'Missing X-Telegram-Bot-Api-Secret-Token header' : 'Wrong X-Telegram-Bot-Api-Secret-Token header')
     },
     handler: async (request, reply) => {

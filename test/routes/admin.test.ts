@@ -1,7 +1,9 @@
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, SECRET, WEBHOOK_URL } from '../helpers/app.js'
 import type { FastifyInstance } from 'fastify'
+import { ADMIN_CALLS_PER_MINUTE } from '../../src/routes/admin.js'
 import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+import { waitUntil } from '../helpers/wait.js'
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
@@ -126,4 +128,35 @@ t.test('other methods on admin routes are 405', async (t) => {
   const res = await app.inject({ method: 'GET', url: '/telegram/set-webhook' })
   t.equal(res.statusCode, 405)
   t.equal(res.headers.allow, 'POST')
+})
+
+t.test(`guessing the admin token: ${ADMIN_CALLS_PER_MINUTE} tries a minute per client address, then 429 with Retry-After`, async (t) => {
+  const { app, api, logs } = await buildTestApp(t, {}, { warningIntervalMs: 200 })
+  const guess = async (i: number, remoteAddress: string, forwarded?: string) => await app.inject({
+    method: 'POST',
+    url: '/telegram/set-webhook',
+    headers: { authorization: `Bearer guess-${i}-0000000000000000`, ...(forwarded !== undefined && { 'x-forwarded-for': forwarded }) },
+    remoteAddress
+  })
+  const statuses: number[] = []
+  for (let i = 0; i < ADMIN_CALLS_PER_MINUTE + 5; i++) statuses.push((await guess(i, '203.0.113.9')).statusCode)
+  t.same(statuses, [...Array(ADMIN_CALLS_PER_MINUTE).fill(401), ...Array(5).fill(429)])
+  const limited = await guess(99, '203.0.113.9')
+  t.equal(limited.statusCode, 429)
+  t.match(limited.json(), { statusCode: 429, error: 'Too Many Requests', message: new RegExp(`at most ${ADMIN_CALLS_PER_MINUTE} a minute; retry in \\d+ s`) })
+  t.ok(Number(limited.headers['retry-after']) > 0, 'Retry-After says when')
+  t.equal((await app.inject({ method: 'POST', url: '/telegram/set-webhook', headers: auth, remoteAddress: '203.0.113.9' })).statusCode, 429, 'the right token too, from that address, until the minute is over')
+
+  t.equal((await guess(0, '198.51.100.1')).statusCode, 401, 'another address has its own count')
+  // Behind Caddy (loopback) each forwarded client has its own count, not Caddy's address as a whole.
+  for (let i = 0; i < ADMIN_CALLS_PER_MINUTE; i++) await guess(i, '127.0.0.1', '192.0.2.1')
+  t.equal((await guess(0, '127.0.0.1', '192.0.2.1')).statusCode, 429)
+  t.equal((await guess(0, '127.0.0.1', '192.0.2.2')).statusCode, 401)
+  t.equal(api.callsOf('setWebhook').length, 0, 'nothing reached Telegram')
+
+  await waitUntil(() => logs.find('wrong token').length === 2, 2000, () => 'the interval\'s count')
+  const lines = logs.find('wrong token')
+  t.match(lines, [{ level: 40, ip: '203.0.113.9' }, { level: 40, repeated: Number }], 'one line at once, one with the count: not one per guess')
+  t.ok(Number(lines[1]?.repeated) >= ADMIN_CALLS_PER_MINUTE, 'the count covers the guesses')
+  t.notOk(logs.text.includes('guess-'), 'no guessed token in the log')
 })

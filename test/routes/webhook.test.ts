@@ -17,8 +17,8 @@ t.test('a signed update is handled by the bot and acked 200 with an empty body',
   t.equal(sent[0]?.token, FAKE_TOKEN)
 })
 
-t.test('a missing or wrong secret is 401 and never reaches the bot', async (t) => {
-  const { app, api, logs } = await buildTestApp(t)
+t.test('a missing or wrong secret is 401 and never reaches the bot; the warnings are one line per interval', async (t) => {
+  const { app, api, logs } = await buildTestApp(t, {}, { warningIntervalMs: 200 })
   const missing = await postUpdate(app, textUpdate('/start'), null)
   t.equal(missing.statusCode, 401)
   t.match(missing.json(), { statusCode: 401, error: 'Unauthorized', message: /Missing X-Telegram-Bot-Api-Secret-Token/ })
@@ -29,11 +29,24 @@ t.test('a missing or wrong secret is 401 and never reaches the bot', async (t) =
   t.equal(shorter.statusCode, 401)
   t.equal(api.callsOf('sendMessage').length, 0)
   t.equal(app.ingress.stats.accepted, 0)
-  const rejections = logs.find('wrong secret')
-  t.equal(rejections.length, 3)
-  t.match(rejections[0], { level: 40, ip: '127.0.0.1', has_header: false, reqId: /^req-/ }, 'the line names the peer, whether a header came, and the request')
-  t.match(rejections[1], { has_header: true })
+  const first = logs.find('wrong secret')
+  t.equal(first.length, 1, 'the first at once, the two after it counted')
+  t.match(first[0], { level: 40, ip: '127.0.0.1', has_header: false, reqId: /^req-/ }, 'the line names the peer, whether a header came, and the request')
+  await waitUntil(() => logs.find('wrong secret').length === 2, 2000, () => 'the interval\'s count')
+  t.match(logs.find('wrong secret')[1], { level: 40, repeated: 2, has_header: true, msg: /2 more within/ })
   t.notOk(logs.text.includes(SECRET.slice(0, -1)), 'no line carries the secret (or the wrong one sent)')
+})
+
+t.test('a flood of wrong secrets is one warning line per interval, with the count', async (t) => {
+  const { app, logs } = await buildTestApp(t, {}, { warningIntervalMs: 300 })
+  const started = Date.now()
+  for (let i = 0; i < 200; i++) t.equal((await postUpdate(app, textUpdate('/start'), 'guess-' + String(i))).statusCode, 401)
+  await waitUntil(() => logs.find('wrong secret').length >= 2, 3000, () => 'the count line')
+  const lines = logs.find('wrong secret')
+  // One line at the first guess, then one per interval that had any: however slow the machine.
+  const intervals = Math.ceil((Date.now() - started) / 300) + 1
+  t.ok(lines.length <= 1 + intervals, `200 guesses, ${lines.length} lines over ${intervals} intervals`)
+  t.equal(1 + lines.slice(1).reduce((n, l) => n + Number(l.repeated), 0), 200, 'every guess counted')
 })
 
 t.test('the secret is checked before the body is read: an unsigned huge or non-JSON body is still 401', async (t) => {
@@ -216,10 +229,11 @@ t.test('while shutting down, every answer closes its connection: refusals, and t
 })
 
 t.test('the wrong-secret line names the client as Fastify would: X-Forwarded-For only from a trusted proxy', async (t) => {
-  const { app, logs } = await buildTestApp(t)
+  const { app, logs } = await buildTestApp(t, {}, { warningIntervalMs: 50 })
   const headers = { 'content-type': 'application/json', 'x-forwarded-for': '198.51.100.7' }
   await app.inject({ method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '127.0.0.1' })
   await app.inject({ method: 'POST', url: '/telegram/webhook', headers, payload: '{}', remoteAddress: '203.0.113.9' })
+  await waitUntil(() => logs.find('wrong secret').length === 2, 2000, () => 'the second line')
   const [viaCaddy, direct] = logs.find('wrong secret')
   t.match(viaCaddy, { ip: '198.51.100.7' }, 'behind the proxy on loopback: the forwarded client')
   t.match(direct, { ip: '203.0.113.9' }, 'from the internet: the peer itself, whatever it claims')
