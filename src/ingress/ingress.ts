@@ -38,7 +38,18 @@ export interface IngressStats {
   inFlight: number
   /** Updates waiting for room in the backlog (not yet taken, not yet acknowledged). */
   waitingForRoom: number
+  /** Updates taken but not answered yet, queued behind their chat's running update. */
+  waitingForChat: number
   queuedChats: number
+}
+
+/** A taken update behind its chat's running one: its 2xx waits until it runs. */
+interface Queued {
+  readonly update: Update
+  readonly answer: (outcome: AcceptOutcome) => void
+  readonly answered: Promise<AcceptOutcome>
+  /** Answered 'closed' at shutdown: when its turn comes, it is skipped. */
+  cancelled: boolean
 }
 
 const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
@@ -68,7 +79,9 @@ export class Ingress {
   readonly #waitingForRoom: Array<() => void> = []
   readonly #queue = new ChatQueue()
   /** Budget 0: updates acked in this event-loop turn, started together after the acks went out. */
-  #toStart: Update[] = []
+  #toStart: Array<[Update, () => void]> = []
+  /** Taken updates waiting for their chat, by update_id (a resend of one waits with it). */
+  readonly #queued = new Map<number, Queued>()
   #closed = false
   #inFlight = 0
   readonly #idle: Array<() => void> = []
@@ -90,22 +103,31 @@ export class Ingress {
   /**
    * Takes one update: 'handled' once the bot finished it within the budget, 'acked-early' when the
    * budget ran out first (the bot goes on), 'duplicate' for a redelivery, 'closed' when shutting down.
-   * Not an async function: with the in-memory dedupe and budget 0 the answer is known at once.
+   * Not an async function: with the in-memory dedupe an update is taken (and counted against the
+   * backlog) in the same turn, so the room that one finished update makes is given to one update only.
    */
-  accept (update: Update): AcceptOutcome | Promise<AcceptOutcome> {
-    if (this.#closed) return 'closed'
+  accept (update: Update): Promise<AcceptOutcome> {
+    if (this.#closed) return Promise.resolve('closed')
     if (this.#inFlight >= this.#maxBacklog) {
       // Not claimed yet: if we close before there is room, Telegram's resend is still new elsewhere.
       return new Promise((resolve) => { this.#waitingForRoom.push(() => { resolve(this.accept(update)) }) })
     }
-    const claimed = this.#dedupe.claim(update.update_id)
-    return typeof claimed === 'boolean' ? this.#afterClaim(update, claimed) : claimed.then(async (ok) => await this.#afterClaim(update, ok))
+    try {
+      const claimed = this.#dedupe.claim(update.update_id)
+      if (typeof claimed !== 'boolean') return claimed.then(async (ok) => await this.#afterClaim(update, ok))
+      return Promise.resolve(this.#afterClaim(update, claimed))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
 
   #afterClaim (update: Update, claimed: boolean): AcceptOutcome | Promise<AcceptOutcome> {
     if (!claimed) {
       this.#duplicates++
-      return 'duplicate'
+      // A resend of an update still waiting for its chat (Telegram gave up after 60 s) is answered
+      // with it: a 200 now would acknowledge an update that has not started.
+      const waiting = this.#queued.get(update.update_id)
+      return waiting === undefined ? 'duplicate' : waiting.answered.then((o) => o === 'closed' ? o : 'duplicate')
     }
     if (this.#closed) {
       // Closed while an asynchronous claim was in flight: let Telegram's resend reach the next instance.
@@ -113,32 +135,49 @@ export class Ingress {
     }
     this.#accepted++
     this.#inFlight++
+    let answer = (_outcome: AcceptOutcome): void => {}
+    const answered = new Promise<AcceptOutcome>((resolve) => { answer = resolve })
+    const queued: Queued = { update, answer, answered, cancelled: false }
+    this.#queued.set(update.update_id, queued)
+    this.#queue.run(chatKeyOf(update), (next) => { this.#startHead(queued, next) })
+    return answered
+  }
+
+  /**
+   * The update is its chat's head now: only from here may its 2xx go out before the bot finished.
+   * An update queued behind it is not answered, so Telegram (which sends a chat's next update only
+   * after a 2xx) holds the chat's later ones, and at most one acknowledged, unfinished update per
+   * chat is lost if the process dies.
+   */
+  #startHead (queued: Queued, next: () => void): void {
+    this.#queued.delete(queued.update.update_id)
+    if (queued.cancelled) {
+      next()
+      return
+    }
     if (this.#budgets.delayMs === 0) {
+      this.#ackedEarly++
+      queued.answer('acked-early')
       // Ack first means the ack must not wait for the handler's synchronous start either (building
       // a request to the Bot API, say): start the turn's updates after their 2xx were written.
-      if (this.#toStart.push(update) === 1) setImmediate(this.#startAcked)
-      this.#ackedEarly++
-      return 'acked-early'
+      if (this.#toStart.push([queued.update, next]) === 1) setImmediate(this.#startAcked)
+      return
     }
-    return new Promise((resolve) => {
-      const budget = this.#budgets.add(() => {
-        this.#ackedEarly++
-        resolve('acked-early')
-      })
-      this.#queue.run(chatKeyOf(update), (next) => {
-        this.#run(update, () => {
-          budget.cancel()
-          resolve('handled')
-          next()
-        })
-      })
+    const budget = this.#budgets.add(() => {
+      this.#ackedEarly++
+      queued.answer('acked-early')
+    })
+    this.#run(queued.update, () => {
+      budget.cancel()
+      queued.answer('handled')
+      next()
     })
   }
 
   readonly #startAcked = (): void => {
     const updates = this.#toStart
     this.#toStart = []
-    for (const update of updates) this.#queue.run(chatKeyOf(update), (next) => { this.#run(update, next) })
+    for (const [update, next] of updates) this.#run(update, next)
   }
 
   /**
@@ -156,9 +195,7 @@ export class Ingress {
         this.#failed++
         this.#log.error({ update_id: update.update_id, type: updateTypeOf(update), err }, 'update handler failed; update acknowledged anyway')
       }
-      if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
-      // Room again: the oldest waiting update goes on (one that turns out a duplicate takes no room).
-      while (this.#inFlight < this.#maxBacklog && this.#waitingForRoom.length > 0) this.#waitingForRoom.shift()?.()
+      this.#finished()
       whenDone()
     }
     // Gives up on the handler, not stops it: its chat goes on, and a late finish is ignored.
@@ -173,11 +210,28 @@ export class Ingress {
     work.then(() => { finish() }, (err: unknown) => { finish(err ?? new Error('update handler rejected with nothing')) })
   }
 
+  /** One taken update less: wake drain() at zero, and let the oldest update waiting for room in. */
+  #finished (): void {
+    if (--this.#inFlight === 0) for (const wake of this.#idle.splice(0)) wake()
+    // Room again: the oldest waiting update goes on (one that turns out a duplicate takes no room).
+    while (this.#inFlight < this.#maxBacklog && this.#waitingForRoom.length > 0) this.#waitingForRoom.shift()?.()
+  }
+
   /** Stop taking updates: accept() answers 'closed' from now on. */
   close (): void {
     this.#closed = true
     // Those waiting for room were neither claimed nor acknowledged: 'closed' (503), Telegram resends.
     for (const retry of this.#waitingForRoom.splice(0)) retry()
+    // So were those waiting for their chat: released, so the resend is new to the next instance.
+    for (const queued of this.#queued.values()) {
+      queued.cancelled = true
+      queued.answer('closed')
+      Promise.resolve(this.#dedupe.release(queued.update.update_id)).catch((err: unknown) => {
+        this.#log.error({ err, update_id: queued.update.update_id }, 'could not release an update at shutdown')
+      })
+      this.#finished()
+    }
+    this.#queued.clear()
   }
 
   get closed (): boolean {
@@ -203,6 +257,7 @@ export class Ingress {
       ackedEarly: this.#ackedEarly,
       inFlight: this.#inFlight,
       waitingForRoom: this.#waitingForRoom.length,
+      waitingForChat: this.#queued.size,
       queuedChats: this.#queue.size
     }
   }

@@ -40,7 +40,7 @@ t.test('budget 0 acks at once', async (t) => {
   t.equal(await ingress.drain(1000), true)
 })
 
-t.test('updates of one chat run one after another, even when acked early; other chats do not wait', async (t) => {
+t.test('updates of one chat run one after another; only the running one is acked early; other chats do not wait', async (t) => {
   const gates = new Map<number, ReturnType<typeof deferred>>()
   const events: string[] = []
   const ingress = new Ingress({
@@ -54,14 +54,19 @@ t.test('updates of one chat run one after another, even when acked early; other 
       events.push(`end ${u.update_id}`)
     }
   })
-  await ingress.accept(update('1', 10, 1))
-  await ingress.accept(update('2', 10, 2))
-  await ingress.accept(update('3', 20, 3))
+  t.equal(await ingress.accept(update('1', 10, 1)), 'acked-early')
+  let second: string | undefined
+  ingress.accept(update('2', 10, 2)).then((o) => { second = o }, () => {})
+  t.equal(await ingress.accept(update('3', 20, 3)), 'acked-early')
   await new Promise((resolve) => setImmediate(resolve))
   t.same(events, ['start 1', 'start 3'], 'chat 10\'s second update waits; chat 20 runs')
+  t.equal(second, undefined, 'and it is not answered: Telegram holds the chat\'s later updates meanwhile')
+  t.equal(ingress.stats.waitingForChat, 1)
   gates.get(1)?.resolve()
-  await new Promise((resolve) => setImmediate(resolve))
+  // Acked when its turn comes, started in the turn after the ack (budget 0: the 2xx goes out first).
+  for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve))
   t.same(events, ['start 1', 'start 3', 'end 1', 'start 2'])
+  t.equal(second, 'acked-early', 'answered once it is the chat\'s running update')
   gates.get(2)?.resolve()
   gates.get(3)?.resolve()
   await ingress.drain(1000)
@@ -75,7 +80,7 @@ t.test('budget 0: the handler starts only after accept() answered, in order, all
   // Queued after the first update's start was scheduled: it runs after all three started only if
   // the turn's updates start together, not each in its own turn.
   setImmediate(() => { events.push('next turn') })
-  const outcomes = [first, ingress.accept(update('b', 2, 2)), ingress.accept(update('c', 1, 3))]
+  const outcomes = [first, ingress.accept(update('b', 2, 2)), ingress.accept(update('c', 3, 3))]
   events.push('answered')
   t.same(await Promise.all(outcomes), ['acked-early', 'acked-early', 'acked-early'])
   t.same(events, ['answered'], 'no handler ran before the answers (the 2xx goes out first)')
@@ -98,9 +103,10 @@ t.test('a handler that never finishes is given up after the handler timeout: log
     }
   })
   await ingress.accept(update('a', 1, 1))
-  await ingress.accept(update('b', 1, 2))
+  const second = ingress.accept(update('b', 1, 2))
   await new Promise((resolve) => setTimeout(resolve, 15))
   t.same(done, [], 'the chat waits for its hung update while the timeout runs')
+  t.equal(await second, 'acked-early', 'answered when the hung one was given up')
   t.equal(await ingress.drain(1000), true, 'drained once the hung handler was given up')
   t.same(done, [2], 'the next update of the chat ran')
   t.equal(errors.length, 1)
@@ -152,7 +158,7 @@ t.test('a full backlog: the next update is taken (and acked) only when one finis
   Promise.resolve(ingress.accept(update('d', 4, 4))).then((o) => { fourth = `${resend ?? '?'}|${o}` })
   await new Promise((resolve) => setImmediate(resolve))
   t.equal(third, undefined, 'not answered while two updates are unfinished')
-  t.same(ingress.stats, { accepted: 2, duplicates: 0, failed: 0, ackedEarly: 2, inFlight: 2, waitingForRoom: 3, queuedChats: 2 })
+  t.same(ingress.stats, { accepted: 2, duplicates: 0, failed: 0, ackedEarly: 2, inFlight: 2, waitingForRoom: 3, waitingForChat: 0, queuedChats: 2 })
   const turns = async (): Promise<void> => {
     for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
   }
@@ -174,6 +180,58 @@ t.test('a full backlog: the next update is taken (and acked) only when one finis
   t.equal(await ingress.drain(1000), true)
   t.same(started, [1, 2, 3, 4])
   t.throws(() => new Ingress({ log: quiet, budgetMs: 0, maxBacklog: 0, handle: async () => {} }), RangeError)
+})
+
+t.test('with a budget, an update queued behind its chat is not acked early: its budget starts when it runs', async (t) => {
+  const gates = [deferred(), deferred()]
+  const ingress = new Ingress({ log: quiet, budgetMs: 30, handle: async (u) => { await gates[u.update_id - 1]?.promise } })
+  t.equal(await ingress.accept(update('a', 1, 1)), 'acked-early', 'the running one, when its budget ran out')
+  let second: string | undefined
+  ingress.accept(update('b', 1, 2)).then((o) => { second = o }, () => {})
+  await new Promise((resolve) => setTimeout(resolve, 80))
+  t.equal(second, undefined, 'well past its budget, still unanswered: it has not started')
+  gates[0]?.resolve()
+  gates[1]?.resolve()
+  await ingress.drain(1000)
+  t.equal(second, 'handled', 'it ran, and finished within its own budget')
+})
+
+t.test('a resend of an update waiting for its chat is answered with it, and never handled twice', async (t) => {
+  const gate = deferred()
+  let handled = 0
+  const ingress = new Ingress({ log: quiet, budgetMs: 0, handle: async (u) => { handled++; if (u.update_id === 1) await gate.promise } })
+  await ingress.accept(update('a', 1, 1))
+  const outcomes: string[] = []
+  ingress.accept(update('b', 1, 2)).then((o) => { outcomes.push(`first ${o}`) }, () => {})
+  // Telegram gave up on the first delivery after 60 s and sends it again.
+  ingress.accept(update('b', 1, 2)).then((o) => { outcomes.push(`resend ${o}`) }, () => {})
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(outcomes, [], 'neither is answered while the update waits')
+  gate.resolve()
+  await ingress.drain(1000)
+  t.same(outcomes, ['first acked-early', 'resend duplicate'])
+  t.equal(handled, 2)
+})
+
+t.test('close(): updates waiting for their chat are answered "closed", released and never run; the running ones drain', async (t) => {
+  const gate = deferred()
+  const started: number[] = []
+  const dedupe = new MemoryDedupe()
+  const ingress = new Ingress({ log: quiet, budgetMs: 0, dedupe, handle: async (u) => { started.push(u.update_id); await gate.promise } })
+  await ingress.accept(update('a', 1, 1))
+  const waiting = [ingress.accept(update('b', 1, 2)), ingress.accept(update('c', 1, 3))]
+  const resend = ingress.accept(update('c', 1, 3))
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(ingress.inFlight, 3)
+  ingress.close()
+  t.same(await Promise.all([...waiting, resend]), ['closed', 'closed', 'closed'], '503: Telegram sends them again, to the next instance')
+  t.equal(ingress.inFlight, 1, 'only the running update is left to drain')
+  t.equal(dedupe.claim(2), true, 'released: new to whoever gets the resend')
+  t.equal(dedupe.claim(3), true)
+  gate.resolve()
+  t.equal(await ingress.drain(1000), true)
+  t.same(started, [1], 'the cancelled ones never ran')
+  t.equal(ingress.stats.queuedChats, 0)
 })
 
 t.test('a failing handler does not stop its chat\'s next update, and is counted', async (t) => {
