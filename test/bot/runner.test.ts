@@ -1,11 +1,11 @@
 import t from 'tap'
 import type { Context } from 'telegraf'
 import { createTelegraf, updateRunner } from '../../src/bot/index.js'
-import { FAKE_BOT, FAKE_TOKEN, startFakeBotApi } from '../helpers/fake-bot-api.js'
+import { FAKE_BOT, FAKE_TOKEN, startTestBotApi } from '../helpers/bot-api.js'
 import { typedTextUpdate as update } from '../helpers/app.js'
 
 t.test('updateRunner runs the middleware with what handleUpdate would give it, on the bot\'s own client', async (t) => {
-  const api = await startFakeBotApi()
+  const api = await startTestBotApi()
   t.teardown(async () => { await api.close() })
   const bot = createTelegraf(FAKE_TOKEN, api.apiRoot)
   bot.botInfo = FAKE_BOT
@@ -15,7 +15,9 @@ t.test('updateRunner runs the middleware with what handleUpdate would give it, o
     seen.push(ctx)
     await ctx.reply(`echo ${ctx.text ?? ''}`)
   })
-  await updateRunner(bot)(update('hello', 42, 1001))
+  const hello = update('hello', 42, 1001)
+  api.learnChatsOf(hello)
+  await updateRunner(bot)(hello)
   const ctx = seen[0]
   t.equal(ctx?.update.update_id, 1001)
   t.equal(ctx?.chat?.id, 42)
@@ -56,7 +58,7 @@ t.test('updates with no matching handler pass through; features added after the 
 })
 
 t.test('without botInfo (start-up checks not run) it falls back to handleUpdate, which calls getMe once', async (t) => {
-  const api = await startFakeBotApi()
+  const api = await startTestBotApi()
   t.teardown(async () => { await api.close() })
   const bot = createTelegraf(FAKE_TOKEN, api.apiRoot)
   const handled: number[] = []

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, SECRET, WEBHOOK_URL } from '../helpers/app.js'
 import type { FastifyInstance } from 'fastify'
-import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+import { FAKE_TOKEN } from '../helpers/bot-api.js'
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
