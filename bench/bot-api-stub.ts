@@ -6,6 +6,7 @@
 //   node dist/bench/bench/bot-api-stub.js            (PORT, STUB_LATENCY_MS from the environment)
 //   GET /__bench/stats[?ids=1]   counts since the last reset (and the handled ids)
 //   POST /__bench/reset          forget everything
+// The tests use the sandbox's emulator instead; why the bench does not: bench/README.md.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pathToFileURL } from 'node:url'

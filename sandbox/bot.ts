@@ -10,10 +10,12 @@ import { Conversations } from './conversations.js'
 import { DeliveryLedger } from './delivery-ledger.js'
 import type { ApiCallRecord } from './methods.js'
 import type { RequestArgs } from './request-args.js'
+import type { MethodScript } from './scripts.js'
 import { UpdateQueue, updateType, type QueuedUpdate, type UpdatePayload } from './update-queue.js'
 import { WebhookDeliverer } from './webhook-delivery.js'
 import {
-  readWebhookSettings, sameWebhook, validateWebhook, webhookIpAddress, type ServerMode, type WebhookSettings
+  defaultMaxConnections, readWebhookSettings, sameWebhook, validateWebhook, webhookIpAddress,
+  type ServerMode, type WebhookSettings
 } from './webhook-settings.js'
 
 export interface MethodAnswer {
@@ -26,8 +28,19 @@ export interface SandboxBotOptions {
   user: UserFromGetMe
   mode: ServerMode
   clock: SandboxClock
+  /** Telegram's one setWebhook per second; off for tests that set it faster on purpose. */
+  paceSetWebhook: boolean
   /** Executes a method named in a 2xx webhook answer. */
   onWebhookAnswer: (contentType: string | undefined, body: Buffer) => void
+}
+
+/** Webhook state a test needs Telegram to hold already, in getWebhookInfo's words. */
+export interface WebhookPreset {
+  /** '' removes the webhook. */
+  url?: string
+  max_connections?: number
+  last_error_date?: number
+  last_error_message?: string
 }
 
 interface LongPoll {
@@ -54,6 +67,7 @@ export class SandboxBot {
   commands: BotCommand[] = []
 
   private readonly callLog: ApiCallRecord[] = []
+  private readonly scripts = new Map<string, MethodScript>()
 
   private webhook: WebhookSettings | undefined
   private deliverer: WebhookDeliverer | undefined
@@ -103,6 +117,11 @@ export class SandboxBot {
     return info
   }
 
+  /** What the bot's webhook deliveries carry in X-Telegram-Bot-Api-Secret-Token (getWebhookInfo hides it). */
+  get webhookSecretToken (): string | undefined {
+    return this.webhook?.secretToken
+  }
+
   /** setWebhook and deleteWebhook (deleteWebhook is setWebhook without a URL, as on Telegram). */
   setWebhook (method: 'setwebhook' | 'deletewebhook', args: RequestArgs): MethodAnswer {
     const url = method === 'setwebhook' ? args.string('url') : ''
@@ -129,6 +148,7 @@ export class SandboxBot {
   }
 
   private claimSetWebhookSlot (): void {
+    if (!this.options.paceSetWebhook) return
     const now = this.clock.now()
     if (now < this.nextSetWebhookAt) throw tooManyRequests(SET_WEBHOOK_INTERVAL_SECONDS)
     this.nextSetWebhookAt = now + this.clock.ms(SET_WEBHOOK_INTERVAL_SECONDS)
@@ -147,6 +167,30 @@ export class SandboxBot {
       }
     )
     this.deliverer.pump()
+  }
+
+  /**
+   * Merges `preset` into the webhook state, unchecked, as if set earlier by someone else. Nothing
+   * is delivered to a preset webhook (it names no receiver the test runs) until a setWebhook that
+   * changes it opens it again.
+   */
+  presetWebhook (preset: WebhookPreset): void {
+    this.deliverer?.stop()
+    this.deliverer = undefined
+    const url = preset.url ?? this.webhook?.url ?? ''
+    this.webhook = url === ''
+      ? undefined
+      : {
+          url,
+          maxConnections: preset.max_connections ?? this.webhook?.maxConnections ?? defaultMaxConnections(this.options.mode),
+          secretToken: this.webhook?.secretToken ?? ''
+        }
+    if (preset.last_error_date !== undefined || preset.last_error_message !== undefined) {
+      this.lastError = {
+        date: preset.last_error_date ?? this.lastError?.date ?? Math.floor(this.clock.now() / 1000),
+        message: preset.last_error_message ?? this.lastError?.message ?? ''
+      }
+    }
   }
 
   private closeWebhook (): void {
@@ -231,6 +275,16 @@ export class SandboxBot {
 
   calls (): readonly ApiCallRecord[] {
     return this.callLog
+  }
+
+  /** Replaces the answer to `method` (any spelling) with `script`; undefined restores the emulator's. */
+  script (method: string, script: MethodScript | undefined): void {
+    if (script === undefined) this.scripts.delete(method.toLowerCase())
+    else this.scripts.set(method.toLowerCase(), script)
+  }
+
+  scriptFor (method: string): MethodScript | undefined {
+    return this.scripts.get(method.toLowerCase())
   }
 
   close (): void {

@@ -3,11 +3,12 @@
  * bot (what it sent, how deliveries went). Tests use it in-process; the sandbox UI and other
  * processes reach the same methods over HTTP (control-routes.ts).
  */
-import type { Update, User, UserFromGetMe, WebhookInfo } from 'telegraf/types'
-import type { SandboxBot } from './bot.js'
+import type { Chat, Update, User, UserFromGetMe, WebhookInfo } from 'telegraf/types'
+import type { SandboxBot, WebhookPreset } from './bot.js'
 import type { SentMessage } from './conversations.js'
 import type { DeliveryRecord, DeliveryStats } from './delivery-ledger.js'
 import type { ApiCallRecord } from './methods.js'
+import type { MethodScript } from './scripts.js'
 import { UPDATE_LIFETIME_SECONDS, type UpdatePayload } from './update-queue.js'
 import {
   SANDBOX_USER, callbackQuery, privateChatOf, queueKeyOfCallbacks, queueKeyOfChat, textMessage, voiceMessage,
@@ -152,6 +153,11 @@ export class BotControl {
     return this.bot.webhookInfo()
   }
 
+  /** The secret_token of the webhook, which getWebhookInfo never shows; undefined without a webhook. */
+  webhookSecretToken (): string | undefined {
+    return this.bot.webhookSecretToken
+  }
+
   deliveryStats (): DeliveryStats {
     return this.bot.ledger.snapshot().stats
   }
@@ -169,4 +175,44 @@ export class BotControl {
   pendingUpdates (): Update[] {
     return this.bot.queue.pending().map((item) => item.update)
   }
+
+  // Scripting hooks: what a test needs of Telegram that no user action produces.
+
+  /**
+   * Answers `method` with `script` from now on (see scripts.ts: a result, an error, a delay, a
+   * dropped connection); undefined gives the method back to the emulator.
+   */
+  script (method: string, script: MethodScript | undefined): void {
+    this.bot.script(method, script)
+  }
+
+  /** A webhook as if someone had set it before the test (see SandboxBot.presetWebhook). */
+  presetWebhook (preset: WebhookPreset): void {
+    this.bot.presetWebhook(preset)
+  }
+
+  /**
+   * For an update a test posts to the bot itself, not through inject*: Telegram knows the chat of
+   * every update it sends, so the bot's replies to it are answered rather than "chat not found".
+   */
+  learnChatsOf (update: object): void {
+    for (const payload of Object.values(update) as unknown[]) {
+      for (const chat of [chatOf(payload), chatOf(messageOf(payload))]) {
+        if (chat !== undefined) this.bot.conversations.rememberChat(chat)
+      }
+    }
+  }
+}
+
+function messageOf (payload: unknown): unknown {
+  return typeof payload === 'object' && payload !== null && 'message' in payload ? payload.message : undefined
+}
+
+// A message, an edited message, a channel post or a chat member update carry `chat` themselves;
+// a callback query carries it in its message.
+function chatOf (payload: unknown): Chat | undefined {
+  if (typeof payload !== 'object' || payload === null || !('chat' in payload)) return undefined
+  const chat = payload.chat
+  const isChat = typeof chat === 'object' && chat !== null && 'id' in chat && typeof chat.id === 'number' && 'type' in chat
+  return isChat ? chat as Chat : undefined
 }

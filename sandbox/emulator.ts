@@ -15,6 +15,7 @@ import { BotControl } from './control.js'
 import { handleControlRequest } from './control-routes.js'
 import { callMethod, executeWebhookAnswer } from './methods.js'
 import { parseArgs, readBody } from './request-args.js'
+import { DropConnection } from './scripts.js'
 
 export interface EmulatorOptions {
   /** 0 (the default) picks a free port. */
@@ -33,6 +34,11 @@ export interface EmulatorOptions {
   tokens?: readonly string[]
   /** getMe's username. Default "sandbox_bot". */
   botUsername?: string
+  /**
+   * Telegram's one setWebhook (with a URL) per second and bot. Default true; tests that set the
+   * webhook again within a second on purpose (start-up, then an admin command) turn it off.
+   */
+  paceSetWebhook?: boolean
 }
 
 export interface EmulatorControl {
@@ -110,19 +116,11 @@ class BotRegistry {
   }
 
   private create (botId: number): Registered {
-    const user: UserFromGetMe = {
-      id: botId,
-      is_bot: true,
-      first_name: 'Sandbox Bot',
-      username: this.options.botUsername ?? 'sandbox_bot',
-      can_join_groups: true,
-      can_read_all_group_messages: false,
-      supports_inline_queries: false
-    }
     const bot: SandboxBot = new SandboxBot({
-      user,
+      user: emulatedBotUser(botId, this.options.botUsername),
       mode: { local: this.options.local ?? false },
       clock: this.clock,
+      paceSetWebhook: this.options.paceSetWebhook ?? true,
       onWebhookAnswer: (contentType, body) => { executeWebhookAnswer(bot, contentType, body) }
     })
     return { bot, control: new BotControl(bot) }
@@ -130,6 +128,19 @@ class BotRegistry {
 
   closeAll (): void {
     for (const { bot } of this.bots.values()) bot.close()
+  }
+}
+
+/** What getMe answers for the bot behind a token with this bot id (and `botUsername`). */
+export function emulatedBotUser (botId: number, username = 'sandbox_bot'): UserFromGetMe {
+  return {
+    id: botId,
+    is_bot: true,
+    first_name: 'Sandbox Bot',
+    username,
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false
   }
 }
 
@@ -151,7 +162,8 @@ async function route (bots: BotRegistry, req: http.IncomingMessage, res: http.Se
       : await handleControlRequest(target.bot.control, req.method ?? 'GET', target.rest, url.searchParams, body)
     sendAnswer(res, answer)
   } catch (error) {
-    sendError(res, error)
+    if (error instanceof DropConnection) req.socket.destroy()
+    else sendError(res, error)
   }
 }
 

@@ -7,13 +7,17 @@ import { badRequest, methodNotFound, BotApiError } from './api-error.js'
 import type { MethodAnswer, SandboxBot } from './bot.js'
 import type { StoredFile } from './conversations.js'
 import { parseArgs, type RequestArgs } from './request-args.js'
+import { scriptedAnswer } from './scripts.js'
 
 export type CallOrigin = 'http' | 'webhook-answer'
 
 export interface ApiCallRecord {
   /** As the client spelled it. */
   method: string
+  /** The arguments as the server reads them: every value as text. */
   args: Record<string, string>
+  /** The arguments as the client sent them: a JSON body's values keep their types. */
+  params: Record<string, unknown>
   origin: CallOrigin
   at: number
   /** Telegram's description of the failure, when the call failed. */
@@ -24,13 +28,16 @@ type MethodHandler = (bot: SandboxBot, args: RequestArgs, method: string) => Met
 
 const answer = (result: unknown): MethodAnswer => ({ result })
 
-/** Runs one Bot API call for `bot` and logs it for the control API. */
+/** Runs one Bot API call for `bot` (or the test's script for it) and logs it for the control API. */
 export async function callMethod (
   bot: SandboxBot, method: string, args: RequestArgs, origin: CallOrigin
 ): Promise<MethodAnswer> {
-  const record: ApiCallRecord = { method, args: args.toRecord(), origin, at: Date.now() }
+  const record: ApiCallRecord = { method, args: args.toRecord(), params: args.toParams(), origin, at: Date.now() }
   bot.recordCall(record)
   try {
+    const script = bot.scriptFor(method)
+    const scripted = script === undefined ? undefined : await script(record)
+    if (scripted !== undefined) return scriptedAnswer(scripted)
     const handler = METHODS.get(method.toLowerCase())
     if (handler === undefined) throw methodNotFound()
     return await handler(bot, args, method)

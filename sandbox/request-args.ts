@@ -17,7 +17,8 @@ export interface UploadedFile {
 export class RequestArgs {
   constructor (
     private readonly values: ReadonlyMap<string, string>,
-    private readonly files: ReadonlyMap<string, UploadedFile> = new Map()
+    private readonly files: ReadonlyMap<string, UploadedFile> = new Map(),
+    private readonly sent: ReadonlyMap<string, unknown> = values
   ) {}
 
   /** Telegram treats a missing argument and an empty one alike: both read as ''. */
@@ -62,6 +63,14 @@ export class RequestArgs {
   toRecord (): Record<string, string> {
     return Object.fromEntries(this.values)
   }
+
+  /**
+   * The arguments as the client sent them: a JSON body's values keep their JSON types, so a test
+   * can tell the number 40 from the text "40" (the server itself reads both as "40").
+   */
+  toParams (): Record<string, unknown> {
+    return Object.fromEntries(this.sent)
+  }
 }
 
 function leadingInteger (text: string): number {
@@ -69,10 +78,11 @@ function leadingInteger (text: string): number {
   return match === null ? 0 : Number.parseInt(match[0], 10)
 }
 
-function mergeObject (values: Map<string, string>, object: Record<string, unknown>): void {
+function mergeObject (values: Map<string, string>, sent: Map<string, unknown>, object: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(object)) {
     if (value === undefined || value === null) continue
     values.set(key, typeof value === 'string' ? value : JSON.stringify(value))
+    sent.set(key, value)
   }
 }
 
@@ -83,8 +93,11 @@ export function parseArgs (contentType: string | undefined, body: Buffer, query?
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   if (body.length === 0) return new RequestArgs(values, files)
   if (type === 'application/json') {
-    mergeJson(values, body)
-  } else if (type === 'application/x-www-form-urlencoded') {
+    const sent = new Map<string, unknown>(values)
+    mergeJson(values, sent, body)
+    return new RequestArgs(values, files, sent)
+  }
+  if (type === 'application/x-www-form-urlencoded') {
     for (const [key, value] of new URLSearchParams(body.toString('utf8'))) values.set(key, value)
   } else if (type === 'multipart/form-data') {
     mergeMultipart(values, files, contentType ?? '', body)
@@ -92,7 +105,7 @@ export function parseArgs (contentType: string | undefined, body: Buffer, query?
   return new RequestArgs(values, files)
 }
 
-function mergeJson (values: Map<string, string>, body: Buffer): void {
+function mergeJson (values: Map<string, string>, sent: Map<string, unknown>, body: Buffer): void {
   let parsed: unknown
   try {
     parsed = JSON.parse(body.toString('utf8'))
@@ -102,7 +115,7 @@ function mergeJson (values: Map<string, string>, body: Buffer): void {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw badRequest('JSON object expected')
   }
-  mergeObject(values, parsed as Record<string, unknown>)
+  mergeObject(values, sent, parsed as Record<string, unknown>)
 }
 
 function mergeMultipart (

@@ -17,12 +17,16 @@ export interface ServerMode {
   local: boolean
 }
 
-// Client.cpp get_webhook_max_connections: default 40 (100 for a local server), out-of-range values
-// are clamped, not refused.
+/** Client.cpp get_webhook_max_connections: 40, or 100 for a local server. */
+export function defaultMaxConnections (mode: ServerMode): number {
+  return mode.local ? 100 : 40
+}
+
+// Out-of-range max_connections are clamped, not refused (get_webhook_max_connections).
 export function readWebhookSettings (args: RequestArgs, url: string, mode: ServerMode): WebhookSettings {
   return {
     url,
-    maxConnections: args.int('max_connections', mode.local ? 100 : 40, 1, mode.local ? 100_000 : 100),
+    maxConnections: args.int('max_connections', defaultMaxConnections(mode), 1, mode.local ? 100_000 : 100),
     secretToken: args.string('secret_token')
   }
 }

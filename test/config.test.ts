@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { ConfigError, deriveWebhookSecret, SECRET_TOKEN_PATTERN } from '../src/config.js'
-import { FAKE_TOKEN } from './helpers/fake-bot-api.js'
+import { FAKE_TOKEN } from './helpers/bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
 
 const valid = {

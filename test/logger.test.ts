@@ -4,7 +4,7 @@ import t from 'tap'
 import { createLogger, REDACTED, SecretScrubber } from '../src/logger.js'
 import { ADMIN_TOKEN, buildTestApp, SECRET } from './helpers/app.js'
 import { waitUntil } from './helpers/wait.js'
-import { FAKE_TOKEN as TOKEN } from './helpers/fake-bot-api.js'
+import { FAKE_TOKEN as TOKEN } from './helpers/bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
 
 t.test('secrets are replaced in messages, error messages and stacks, whole and in part', async (t) => {

@@ -5,14 +5,14 @@ import { deriveWebhookSecret } from '../src/config.js'
 import { startService } from '../src/server.js'
 import { readEnvExample } from './deploy/tools.js'
 import { baseEnv, SECRET, textUpdate, WEBHOOK_URL } from './helpers/app.js'
-import { FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from './helpers/fake-bot-api.js'
+import { FAKE_TOKEN, startTestBotApi, type TestBotApi } from './helpers/bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
 import { waitUntil } from './helpers/wait.js'
 
 const SECRET_HALF = FAKE_TOKEN.split(':')[1] ?? 'never'
 
-async function fakeApi (t: { teardown: (fn: () => unknown) => void }): Promise<FakeBotApi> {
-  const api = await startFakeBotApi()
+async function fakeApi (t: { teardown: (fn: () => unknown) => void }): Promise<TestBotApi> {
+  const api = await startTestBotApi()
   t.teardown(() => api.close())
   return api
 }
@@ -37,7 +37,9 @@ t.test('startService: getMe, sets the webhook, listens, logs one banner line', a
   t.equal(logs.find('Telegram Bot initialized').length, 1, 'one banner line, not more')
   t.match(banner, { msg: 'Telegram Bot initialized (webhook mode): @test_ingress_bot', webhook_url: WEBHOOK_URL, webhook_set_now: true })
 
-  const res = await post(service.url, textUpdate('/start', 31))
+  const start = textUpdate('/start', 31)
+  api.learnChatsOf(start)
+  const res = await post(service.url, start)
   t.equal(res.status, 200)
   t.equal(api.callsOf('sendMessage').length, 1)
   t.equal((await fetch(`${service.url}/telegram/webhook-info`)).status, 200)
@@ -49,7 +51,8 @@ t.test('startService warns about update types it does not know (a typo in TELEGR
   const service = await startService({ env: baseEnv(api, { PORT: '0', HOST: '127.0.0.1', TELEGRAM_ALLOWED_UPDATES: 'message,callback_querry' }), logStream: logs })
   t.teardown(() => service.stop())
   t.match(logs.find('does not know'), [{ level: 40, unknown: ['callback_querry'] }])
-  t.same(api.webhook.allowed_updates, ['message', 'callback_querry'], 'still sent as configured')
+  t.same(api.callsOf('setWebhook')[0]?.params.allowed_updates, ['message', 'callback_querry'], 'still sent as configured')
+  t.same(api.webhook.allowed_updates, ['message'], 'and Telegram keeps the types it knows')
 })
 
 t.test('stop(): new updates get 503, background handlers finish before it resolves', async (t) => {
@@ -86,7 +89,7 @@ t.test('stop() is bounded by SHUTDOWN_TIMEOUT_MS when a handler never ends', asy
 
 t.test('polling mode: start-up refuses a token whose webhook is active', async (t) => {
   const api = await fakeApi(t)
-  api.webhook.url = 'https://prod.example.com/api/telegram/webhook'
+  api.presetWebhook({ url: 'https://prod.example.com/api/telegram/webhook' })
   const err = await startService({ env: baseEnv(api, { PORT: '0', HOST: '127.0.0.1', TELEGRAM_USE_WEBHOOK: 'false' }), logStream: new LogCapture() }).catch((e: unknown) => e)
   t.match(err, { name: 'StartupError', message: /prod\.example\.com/ })
   t.equal(api.callsOf('deleteWebhook').length, 0)
@@ -192,5 +195,5 @@ t.test('process: the blank lines of .env.example in the process environment coun
   t.match(stdout, /"secret_derived":true/, 'the blank secret means: derived from the token')
   t.match(stdout, /"admin_routes":false/, 'the blank admin token means: admin routes off')
   t.equal(api.webhook.secret_token, deriveWebhookSecret(FAKE_TOKEN))
-  t.notOk('allowed_updates' in api.webhook && api.webhook.allowed_updates !== undefined, 'a blank TELEGRAM_ALLOWED_UPDATES leaves Telegram\'s setting alone')
+  t.notOk(api.callsOf('setWebhook').some((call) => 'allowed_updates' in call.params), 'a blank TELEGRAM_ALLOWED_UPDATES leaves Telegram\'s setting alone')
 })

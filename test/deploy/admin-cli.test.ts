@@ -1,14 +1,14 @@
 // src/admin-cli.ts: the admin commands an operator runs inside the container (Caddy blocks the
-// routes from outside), and the image's health check. Against the running service and fake Bot API.
+// routes from outside), and the image's health check. Against the running service and the Bot API emulator.
 import { execFile } from 'node:child_process'
 import t from 'tap'
 import { runAdminCommand, USAGE } from '../../src/admin-cli.js'
 import { ADMIN_TOKEN, SECRET, WEBHOOK_URL } from '../helpers/app.js'
-import type { FakeBotApi } from '../helpers/fake-bot-api.js'
+import type { TestBotApi } from '../helpers/bot-api.js'
 import { freePort, readEnvExample, REPO_ROOT, startIngress, type Teardown } from './tools.js'
 
 /** The running service, and what the container's environment gives the command: its port and the admin token. */
-async function serviceAndEnv (t: Teardown): Promise<{ api: FakeBotApi, env: Record<string, string> }> {
+async function serviceAndEnv (t: Teardown): Promise<{ api: TestBotApi, env: Record<string, string> }> {
   const { api, port } = await startIngress(t)
   return { api, env: { PORT: String(port), TELEGRAM_ADMIN_TOKEN: ADMIN_TOKEN } }
 }

@@ -1,5 +1,5 @@
 // The repo's Caddyfile, run by the real caddy binary on a loopback HTTP address, in front of the
-// real ingress (in-process, against the fake Bot API), a stub of the main backend and a Mini App
+// real ingress (in-process, against the Bot API emulator), a stub of the main backend and a Mini App
 // build: the old guide's troubleshooting steps, and the rest of the site, checked through Caddy.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ADMIN_TOKEN, SECRET, textUpdate, WEBHOOK_URL } from '../helpers/app.js'
-import type { FakeBotApi } from '../helpers/fake-bot-api.js'
+import type { TestBotApi } from '../helpers/bot-api.js'
 import { freePort, needTool, repoPath, startIngress, type Teardown } from './tools.js'
 
 interface Answer { status: number, headers: IncomingHttpHeaders, body: string }
@@ -98,7 +98,7 @@ async function startCaddy (t: Teardown, home: string, env: Record<string, string
 
 interface Site {
   port: number
-  api: FakeBotApi
+  api: TestBotApi
   ingressPort: number
   backend: Backend
 }
@@ -136,7 +136,9 @@ t.test(`through a real Caddy (${caddy.version || 'absent'}) with the repo's Cadd
 
   t.test('a signed POST is acked 200 and handled: the bot answers /start; an unsigned one is 401', async (t) => {
     const before = api.callsOf('sendMessage').length
-    const signed = await send(port, 'POST', '/api/telegram/webhook', { ...json, 'x-telegram-bot-api-secret-token': SECRET }, JSON.stringify(textUpdate('/start', 4242)))
+    const start = textUpdate('/start', 4242)
+    api.learnChatsOf(start)
+    const signed = await send(port, 'POST', '/api/telegram/webhook', { ...json, 'x-telegram-bot-api-secret-token': SECRET }, JSON.stringify(start))
     t.equal(signed.status, 200)
     t.equal(signed.body, '')
     const replies = api.callsOf('sendMessage').slice(before)

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { parseEnv } from 'node:util'
 import { startService, type RunningService } from '../../src/server.js'
 import { baseEnv } from '../helpers/app.js'
-import { startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
+import { startTestBotApi, type TestBotApi } from '../helpers/bot-api.js'
 import { LogCapture } from '../helpers/log-capture.js'
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -70,15 +70,15 @@ export async function freePort (): Promise<number> {
 }
 
 export interface Ingress {
-  api: FakeBotApi
+  api: TestBotApi
   service: RunningService
   /** Where the service listens on 127.0.0.1: the container's PORT. */
   port: number
 }
 
-/** The real service (start-up checks included) against the fake Bot API, both stopped on teardown. */
+/** The real service (start-up checks included) against the Bot API emulator, both stopped on teardown. */
 export async function startIngress (t: Teardown): Promise<Ingress> {
-  const api = await startFakeBotApi()
+  const api = await startTestBotApi()
   t.teardown(() => api.close())
   const service = await startService({
     env: baseEnv(api, { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn' }),

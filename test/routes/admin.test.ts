@@ -2,7 +2,7 @@ import t from 'tap'
 import { ADMIN_TOKEN, buildTestApp, SECRET, WEBHOOK_URL } from '../helpers/app.js'
 import type { FastifyInstance } from 'fastify'
 import { ADMIN_CALLS_PER_MINUTE } from '../../src/routes/admin.js'
-import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+import { FAKE_TOKEN } from '../helpers/bot-api.js'
 import { waitUntil } from '../helpers/wait.js'
 
 const auth = { authorization: `Bearer ${ADMIN_TOKEN}` }

@@ -4,7 +4,7 @@ import { within } from '../helpers/wait.js'
 
 t.test('200 with Telegram\'s WebhookInfo when the webhook is the configured URL', async (t) => {
   const { app, api } = await buildTestApp(t)
-  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
+  api.presetWebhook({ url: WEBHOOK_URL, max_connections: 100 })
   const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(res.statusCode, 200)
   t.match(res.json(), { ok: true, mode: 'webhook', verdict: 'ok', expectedUrl: WEBHOOK_URL, info: { url: WEBHOOK_URL, pending_update_count: 0, max_connections: 100 }, warnings: [] })
@@ -15,7 +15,7 @@ t.test('503 with the reason when no webhook is set, or a different one', async (
   const missing = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(missing.statusCode, 503)
   t.match(missing.json(), { ok: false, verdict: 'missing', reason: /No webhook is set/ })
-  api.webhook.url = 'https://elsewhere.example.com/telegram/webhook'
+  api.presetWebhook({ url: 'https://elsewhere.example.com/telegram/webhook' })
   const other = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(other.statusCode, 503)
   t.match(other.json(), { ok: false, verdict: 'mismatch', reason: /elsewhere\.example\.com/ })
@@ -38,15 +38,16 @@ t.test('503 within the timeout when Telegram hangs, and the next probe asks agai
   t.equal(res.statusCode, 503)
   t.match(res.json(), { ok: false, verdict: 'unreachable', reason: 'Telegram did not answer getWebhookInfo within 100 ms' })
   t.ok(performance.now() - started >= 99, 'it waited for the timeout (timers may fire up to 1 ms early)')
-  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
-  api.on('getWebhookInfo', () => ({ result: { ...api.webhook, has_custom_certificate: false } }))
+  api.presetWebhook({ url: WEBHOOK_URL, max_connections: 100 })
+  api.off('getWebhookInfo')
   const next = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(next.statusCode, 200, 'the next probe asks again and gets the answer')
 })
 
 t.test('warnings: drifted max_connections, a recent delivery error, a 401 hinting at the secret, pending updates', async (t) => {
   const { app, api } = await buildTestApp(t)
-  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 40, pending_update_count: 3, last_error_date: Math.floor(Date.now() / 1000) - 60, last_error_message: 'Wrong response from the webhook: 401 Unauthorized' })
+  api.presetWebhook({ url: WEBHOOK_URL, max_connections: 40, last_error_date: Math.floor(Date.now() / 1000) - 60, last_error_message: 'Wrong response from the webhook: 401 Unauthorized' })
+  for (const text of ['one', 'two', 'three']) api.control.injectText(text) // pending: nothing is delivered to a preset webhook
   const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(res.statusCode, 200)
   const { warnings } = res.json() as { warnings: string[] }
@@ -55,10 +56,10 @@ t.test('warnings: drifted max_connections, a recent delivery error, a 401 hintin
 
 t.test('30 probes at once and a probe per request cost one getWebhookInfo per TTL', async (t) => {
   const { app, api } = await buildTestApp(t, {}, { webhookInfo: { ttlMs: 60_000 } })
-  Object.assign(api.webhook, { url: WEBHOOK_URL, max_connections: 100 })
+  api.presetWebhook({ url: WEBHOOK_URL, max_connections: 100 })
   api.on('getWebhookInfo', async () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
-    return { result: { ...api.webhook, has_custom_certificate: false } }
+    return undefined // then the emulator's own answer
   })
   const burst = await Promise.all(Array.from({ length: 30 }, async () => await app.inject({ method: 'GET', url: '/telegram/webhook-info' })))
   t.ok(burst.every((r) => r.statusCode === 200))

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { TelegramError } from 'telegraf'
 import { describeError, isRetryable, retryAfterSeconds, withoutTokens } from '../../src/telegram/errors.js'
-import { FAKE_TOKEN } from '../helpers/fake-bot-api.js'
+import { FAKE_TOKEN } from '../helpers/bot-api.js'
 
 t.test('descriptions of failed calls never carry a token', async (t) => {
   const network = new Error(`request to http://127.0.0.1:1/bot${FAKE_TOKEN}/getMe failed, reason: connect ECONNREFUSED`)

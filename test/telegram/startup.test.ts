@@ -4,15 +4,15 @@ import { createTelegraf } from '../../src/bot/index.js'
 import { Ingress } from '../../src/ingress/ingress.js'
 import { conflictMessage, Poller } from '../../src/telegram/poller.js'
 import { BAD_TOKEN_MESSAGE, checkToken, ensureWebhook, guardPolling, StartupError } from '../../src/telegram/startup.js'
-import { FAKE_TOKEN, startFakeBotApi, type FakeBotApi } from '../helpers/fake-bot-api.js'
+import { FAKE_TOKEN, startTestBotApi, type TestBotApi } from '../helpers/bot-api.js'
 import { textUpdate } from '../helpers/app.js'
 import { quiet, waitUntil } from '../helpers/wait.js'
 
 const fast = { baseDelayMs: 1, attempts: 5 }
 const setup = { url: 'https://bot.example.com/telegram/webhook', maxConnections: 100, allowedUpdates: undefined, secret: 'sekret_1' }
 
-async function telegramFor (t: { teardown: (fn: () => unknown) => void }): Promise<{ api: FakeBotApi, telegram: Telegraf['telegram'] }> {
-  const api = await startFakeBotApi()
+async function telegramFor (t: { teardown: (fn: () => unknown) => void }): Promise<{ api: TestBotApi, telegram: Telegraf['telegram'] }> {
+  const api = await startTestBotApi()
   t.teardown(() => api.close())
   return { api, telegram: createTelegraf(FAKE_TOKEN, api.apiRoot).telegram }
 }
@@ -61,7 +61,7 @@ t.test('ensureWebhook sets the webhook (with the secret) when Telegram has none'
 
 t.test('ensureWebhook is idempotent: nothing differs, no setWebhook', async (t) => {
   const { api, telegram } = await telegramFor(t)
-  Object.assign(api.webhook, { url: setup.url, max_connections: 100 })
+  api.presetWebhook({ url: setup.url, max_connections: 100 })
   const { changed } = await ensureWebhook(telegram, setup, quiet, fast)
   t.same(changed, [])
   t.equal(api.callsOf('setWebhook').length, 0)
@@ -69,14 +69,14 @@ t.test('ensureWebhook is idempotent: nothing differs, no setWebhook', async (t) 
 
 t.test('ensureWebhook sets again when max_connections or allowed_updates differ, or deliveries got our 401', async (t) => {
   const { api, telegram } = await telegramFor(t)
-  Object.assign(api.webhook, { url: setup.url, max_connections: 40 })
+  api.presetWebhook({ url: setup.url, max_connections: 40 })
   t.same((await ensureWebhook(telegram, setup, quiet, fast)).changed, ['max_connections is 40, not 100'])
   t.same((await ensureWebhook(telegram, { ...setup, allowedUpdates: ['message'] }, quiet, fast)).changed, ['allowed_updates is [], not [message]'])
   t.same(api.webhook.allowed_updates, ['message'])
   // A 401 from two hours ago is history (Telegram keeps the last error until another replaces it).
-  Object.assign(api.webhook, { last_error_date: Math.floor(Date.now() / 1000) - 7200, last_error_message: 'Wrong response from the webhook: 401 Unauthorized' })
+  api.presetWebhook({ last_error_date: Math.floor(Date.now() / 1000) - 7200, last_error_message: 'Wrong response from the webhook: 401 Unauthorized' })
   t.same((await ensureWebhook(telegram, { ...setup, allowedUpdates: ['message'] }, quiet, fast)).changed, [])
-  Object.assign(api.webhook, { last_error_date: Math.floor(Date.now() / 1000) - 60 })
+  api.presetWebhook({ last_error_date: Math.floor(Date.now() / 1000) - 60 })
   t.match((await ensureWebhook(telegram, { ...setup, allowedUpdates: ['message'] }, quiet, fast)).changed, [/401/])
   t.equal(api.callsOf('setWebhook').length, 3)
 })
@@ -96,7 +96,7 @@ t.test('ensureWebhook waits out setWebhook\'s 429 (retry_after)', async (t) => {
 
 t.test('polling guard: an active webhook stops start-up with its URL and the way out', async (t) => {
   const { api, telegram } = await telegramFor(t)
-  api.webhook.url = 'https://prod.example.com/api/telegram/webhook'
+  api.presetWebhook({ url: 'https://prod.example.com/api/telegram/webhook' })
   const err = await guardPolling(telegram, false, quiet, fast).catch((e: unknown) => e)
   t.type(err, StartupError)
   t.match((err as Error).message, /webhook is active for this bot at https:\/\/prod\.example\.com\/api\/telegram\/webhook/)
@@ -107,7 +107,7 @@ t.test('polling guard: an active webhook stops start-up with its URL and the way
 
 t.test('polling guard: with the force flag the webhook is deleted, pending updates kept', async (t) => {
   const { api, telegram } = await telegramFor(t)
-  api.webhook.url = 'https://prod.example.com/api/telegram/webhook'
+  api.presetWebhook({ url: 'https://prod.example.com/api/telegram/webhook' })
   await guardPolling(telegram, true, quiet, fast)
   t.match(api.callsOf('deleteWebhook')[0]?.params, { drop_pending_updates: false })
 })
