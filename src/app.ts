@@ -10,11 +10,12 @@ import { createTelegraf, installFeatures, type BotFeature } from './bot/index.js
 import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
 import { Ingress } from './ingress/ingress.js'
 import type { UpdateDedupe } from './ingress/dedupe.js'
-import { createLogger, lazyRequestLoggerFactory, SecretScrubber } from './logger.js'
+import { createLogger, lazyRequestLoggerFactory, RepeatedWarning, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes } from './routes/health.js'
 import { BODY_LIMIT_BYTES, installErrorHandlers, routeEveryMethod } from './routes/http-errors.js'
 import { TRUSTED_PROXIES, webhookRoutes } from './routes/webhook.js'
+import { SERVER_LIMITS, type ServerLimits } from './server-limits.js'
 import { Poller } from './telegram/poller.js'
 import { WebhookState, type WebhookStateOptions } from './telegram/webhook-state.js'
 
@@ -31,6 +32,8 @@ export interface AppOptions {
   webhookInfo?: Pick<WebhookStateOptions, 'ttlMs' | 'timeoutMs'>
   /** How often a repeated wrong-secret or wrong-token warning is written (tests); a minute by default. */
   warningIntervalMs?: number
+  /** Deadlines of the connections (tests shorten them); SERVER_LIMITS otherwise. */
+  serverLimits?: Partial<Omit<ServerLimits, 'maxConnections'>>
 }
 
 declare module 'fastify' {
@@ -75,7 +78,12 @@ function initialLevel (level: string | undefined): string {
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const scrubber = new SecretScrubber()
   const log = createLogger(scrubber, options.logStream, initialLevel(options.env.LOG_LEVEL))
+  const limits = { ...SERVER_LIMITS, ...options.serverLimits }
   const app = Fastify({
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
     // Fastify is given no logger of its own. With one, it adds two response listeners and a clock
     // reading to every request, for the "request completed" line we turn off anyway: about 3% of
     // the CPU per update in an A/B run (bench/README.md). request.log is still ours: the factory
@@ -107,6 +115,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   }
   // From here on no log line may carry the token, the secret or the admin token.
   scrubber.add(secretsOf(config))
+  app.server.maxConnections = config.httpMaxConnections
+  const refused = new RepeatedWarning(log, `connection refused: ${config.httpMaxConnections} connections are open, the most HTTP_MAX_CONNECTIONS allows`, options.warningIntervalMs)
+  app.server.on('drop', (data?: { remoteAddress?: string }) => { refused.note({ remote_address: data?.remoteAddress }) })
+  app.addHook('onClose', async () => { refused.flush() })
 
   const bot = createTelegraf(config.botToken, config.apiRoot)
   if (options.botInfo !== undefined) bot.botInfo = options.botInfo

@@ -2,6 +2,7 @@
 // start-up), the cross-field rules it cannot express, and the values derived from them.
 import { createHmac } from 'node:crypto'
 import { DEFAULT_MAX_BACKLOG } from './ingress/ingress.js'
+import { SERVER_LIMITS } from './server-limits.js'
 
 const OFFICIAL_API_ROOT = 'https://api.telegram.org'
 export const WEBHOOK_PATH_SUFFIX = '/telegram/webhook'
@@ -39,6 +40,7 @@ export const envSchema = {
     SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 0, maximum: 600_000, default: 8000 },
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    HTTP_MAX_CONNECTIONS: { type: 'integer', minimum: 1, maximum: 1_000_000, default: SERVER_LIMITS.maxConnections },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }
   }
 } as const
@@ -60,6 +62,7 @@ export interface RawEnv {
   SHUTDOWN_TIMEOUT_MS: number
   PORT: number
   HOST: string
+  HTTP_MAX_CONNECTIONS: number
   LOG_LEVEL: string
 }
 
@@ -83,6 +86,8 @@ export interface Config {
   shutdownTimeoutMs: number
   port: number
   host: string
+  /** Open HTTP connections, at most (HTTP_MAX_CONNECTIONS); not Telegram's max_connections. */
+  httpMaxConnections: number
   logLevel: string
 }
 
@@ -191,6 +196,7 @@ export function resolveConfig (env: RawEnv): Config {
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     port: env.PORT,
     host: env.HOST,
+    httpMaxConnections: env.HTTP_MAX_CONNECTIONS,
     logLevel: env.LOG_LEVEL
   }
 }

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, request, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -114,7 +114,10 @@ async function startSite (t: Teardown): Promise<Site> {
   const port = await startCaddy(t, home, {
     INGRESS_UPSTREAM: `127.0.0.1:${ingressPort}`,
     BACKEND_UPSTREAM: backend.host,
-    MINI_APP_ROOT: miniApp
+    MINI_APP_ROOT: miniApp,
+    // Short, so the slow-client test ends in seconds; the shipped values are 10 s and 30 s.
+    CADDY_READ_HEADER_TIMEOUT: '1s',
+    CADDY_READ_BODY_TIMEOUT: '2s'
   })
   return { port, api, ingressPort, backend }
 }
@@ -124,6 +127,34 @@ const caddy = needTool(t, 'caddy', 'caddy')
 t.test(`through a real Caddy (${caddy.version || 'absent'}) with the repo's Caddyfile`, { skip: caddy.skip }, async (t) => {
   const { port, api, ingressPort, backend } = await startSite(t)
   const json = { 'content-type': 'application/json' }
+
+  t.test('a client trickling its request is cut by Caddy\'s deadlines, with and without the secret', async (t) => {
+    const started = Date.now()
+    const cut = async (head: string): Promise<string> => {
+      const socket = connect(port, '127.0.0.1')
+      t.teardown(() => socket.destroy())
+      socket.on('error', () => {})
+      let text = ''
+      socket.on('data', (chunk: Buffer) => { text += chunk.toString('utf8') })
+      const closed = new Promise<string>((resolve) => socket.on('close', () => { resolve(text) }))
+      socket.write(head)
+      const timer = setInterval(() => { if (!socket.destroyed) socket.write('x') }, 100)
+      socket.on('close', () => { clearInterval(timer) })
+      const result = await Promise.race([closed, sleep(10_000, 'still open after 10 s')])
+      clearInterval(timer)
+      return result
+    }
+    const body = 'Content-Type: application/json\r\nContent-Length: 1000000\r\n'
+    const [stranger, signed, header] = await Promise.all([
+      cut(`POST /api/telegram/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n${body}\r\n{`),
+      cut(`POST /api/telegram/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n${body}X-Telegram-Bot-Api-Secret-Token: ${SECRET}\r\n\r\n{`),
+      cut('GET /api/telegram/webhook-info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ')
+    ])
+    t.not(stranger, 'still open after 10 s', 'without the secret: cut')
+    t.not(signed, 'still open after 10 s', 'with the secret: cut')
+    t.not(header, 'still open after 10 s', 'headers trickled: cut')
+    t.ok(Date.now() - started >= 900, 'not before the deadlines')
+  })
 
   t.test('GET and HEAD on /api/telegram/webhook are 405 from the ingress (the old guide\'s step 1)', async (t) => {
     const get = await send(port, 'GET', '/api/telegram/webhook')
