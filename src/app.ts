@@ -6,13 +6,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { DestinationStream } from 'pino'
 import type { Telegraf } from 'telegraf'
 import type { UserFromGetMe } from 'telegraf/types'
-import { createTelegraf, installFeatures, type BotFeature } from './bot/index.js'
+import { API_SILENCE_MS, BotApiAgent, createTelegraf, installFeatures, MAX_API_SOCKETS, type BotFeature } from './bot/index.js'
 import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
 import { Ingress } from './ingress/ingress.js'
 import type { UpdateDedupe } from './ingress/dedupe.js'
 import { createLogger, lazyRequestLoggerFactory, RepeatedWarning, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
-import { healthRoutes } from './routes/health.js'
+import { healthRoutes, type BotApiSockets } from './routes/health.js'
 import { BODY_LIMIT_BYTES, installErrorHandlers, routeEveryMethod } from './routes/http-errors.js'
 import { TRUSTED_PROXIES, webhookRoutes } from './routes/webhook.js'
 import { SERVER_LIMITS, type ServerLimits } from './server-limits.js'
@@ -120,7 +120,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.server.on('drop', (data?: { remoteAddress?: string }) => { refused.note({ remote_address: data?.remoteAddress }) })
   app.addHook('onClose', async () => { refused.flush() })
 
-  const bot = createTelegraf(config.botToken, config.apiRoot)
+  const apiAgent = new BotApiAgent()
+  const bot = createTelegraf(config.botToken, config.apiRoot, apiAgent)
+  // Telegraf uses the agent for an https:// root only (bot/index.ts).
+  const botApi = (): BotApiSockets => config.apiRoot.startsWith('https:')
+    ? { open_sockets: apiAgent.openSockets, max_sockets: MAX_API_SOCKETS, silence_timeout_ms: API_SILENCE_MS }
+    : { open_sockets: null, max_sockets: null, silence_timeout_ms: null }
   if (options.botInfo !== undefined) bot.botInfo = options.botInfo
   installFeatures(bot, { log, miniAppUrl: config.miniAppUrl }, options.features)
 
@@ -146,7 +151,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (telegram) => {
     const { warningIntervalMs } = options
     await telegram.register(webhookRoutes, { ingress, secret: config.webhookSecret, warningIntervalMs })
-    await telegram.register(healthRoutes, { webhookState, poller, ingress })
+    await telegram.register(healthRoutes, { webhookState, poller, ingress, botApi })
     await telegram.register(adminRoutes, { config, telegram: bot.telegram, webhookState, warningIntervalMs })
   }, { prefix: '/telegram' })
   return app

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Context } from 'telegraf'
-import { createTelegraf, MAX_API_SOCKETS } from '../../src/bot/index.js'
+import { BotApiAgent, createTelegraf, MAX_API_SOCKETS } from '../../src/bot/index.js'
 import { FAKE_BOT, FAKE_TOKEN, startTestBotApi } from '../helpers/bot-api.js'
 import { typedTextUpdate as update, type Teardown } from '../helpers/app.js'
 import { waitUntil, within } from '../helpers/wait.js'
@@ -132,4 +132,27 @@ t.test('an https apiRoot is called over TLS, and a certificate nobody vouches fo
   const err = await createTelegraf(FAKE_TOKEN, `https://127.0.0.1:${port}`).telegram.getMe().catch((e: unknown) => e) as Error & { code?: string }
   t.match(err.message, /self[- ]signed certificate/, 'the TLS handshake checked the certificate')
   t.equal(requests, 0, 'nothing was sent over an unverified connection')
+})
+
+t.test('an https Bot API that goes silent: each call ends after the silence deadline, and its socket is closed', async (t) => {
+  const sockets = new Set<Socket>()
+  let closed = 0
+  // Accepts connections and never starts TLS, as a hanging Telegram would.
+  const server = createTcpServer((socket) => {
+    sockets.add(socket)
+    socket.on('error', () => {})
+    socket.on('close', () => { closed++ })
+    socket.resume() // reads the ClientHello and, later, the close
+  })
+  const port = await listen(t, server)
+  t.teardown(() => { for (const s of sockets) s.destroy() })
+  const agent = new BotApiAgent(150)
+  const telegram = createTelegraf(FAKE_TOKEN, `https://127.0.0.1:${port}`, agent).telegram
+  const started = Date.now()
+  const errors = await within(5000, Promise.all(Array.from({ length: 5 }, async () => await telegram.getMe().then(() => undefined, (e: unknown) => e as Error))))
+  t.ok(Array.isArray(errors), 'every call ended')
+  for (const err of Array.isArray(errors) ? errors : []) t.match(err?.message, /the Bot API sent nothing for 150 ms/)
+  t.ok(Date.now() - started >= 149, 'not before the deadline')
+  await waitUntil(() => closed === 5, 2000, () => `the five connections closed, ${closed} so far`)
+  t.equal(agent.openSockets, 0, 'nothing left open')
 })

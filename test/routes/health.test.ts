@@ -1,4 +1,5 @@
 import t from 'tap'
+import { API_SILENCE_MS, MAX_API_SOCKETS } from '../../src/bot/index.js'
 import { buildTestApp, WEBHOOK_URL } from '../helpers/app.js'
 import { within } from '../helpers/wait.js'
 
@@ -8,6 +9,15 @@ t.test('200 with Telegram\'s WebhookInfo when the webhook is the configured URL'
   const res = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
   t.equal(res.statusCode, 200)
   t.match(res.json(), { ok: true, mode: 'webhook', verdict: 'ok', expectedUrl: WEBHOOK_URL, info: { url: WEBHOOK_URL, pending_update_count: 0, max_connections: 100 }, warnings: [] })
+})
+
+t.test('the bot\'s Bot API connections: counted and bounded for an https root; said to be uncounted for http', async (t) => {
+  const { app } = await buildTestApp(t)
+  const http = await app.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.same(http.json().bot_api, { open_sockets: null, max_sockets: null, silence_timeout_ms: null }, 'the emulator is http: Telegraf uses no agent there')
+  const { app: tls } = await buildTestApp(t, { TELEGRAM_API_ROOT: 'https://127.0.0.1:9' })
+  const https = await tls.inject({ method: 'GET', url: '/telegram/webhook-info' })
+  t.match(https.json().bot_api, { open_sockets: Number, max_sockets: MAX_API_SOCKETS, silence_timeout_ms: API_SILENCE_MS })
 })
 
 t.test('503 with the reason when no webhook is set, or a different one', async (t) => {
