@@ -166,6 +166,21 @@ t.test('process: SIGTERM drains the update being handled, then exits 0', async (
   t.match(stdout, /shutdown complete/)
 })
 
+// close-with-grace's signals: besides SIGTERM (docker stop) and SIGINT (Ctrl-C), a terminal hang-up,
+// SIGQUIT and SIGUSR2 stop the service the same way. Nothing reloads the configuration.
+t.test('process: SIGHUP, SIGQUIT and SIGUSR2 also stop it gracefully, exit 0', async (t) => {
+  const api = await fakeApi(t)
+  for (const signal of ['SIGHUP', 'SIGQUIT', 'SIGUSR2'] as const) {
+    const { code, stdout } = await runProcess(baseEnv(api, { PORT: '0', HOST: '127.0.0.1' }), async (child, output) => {
+      await waitUntil(() => output().includes('Telegram Bot initialized'), 10_000, () => `the start-up banner; output so far: ${output()}`)
+      child.kill(signal)
+    })
+    t.equal(code, 0, signal)
+    t.match(stdout, new RegExp(`"signal":"${signal}".*signal received`), `${signal} logged`)
+    t.match(stdout, /shutdown complete/, signal)
+  }
+})
+
 t.test('process: polling mode exits 1 fast on a 409 from another poller', async (t) => {
   const api = await fakeApi(t)
   api.on('getUpdates', () => ({ error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' }))
