@@ -9,7 +9,8 @@
 #
 # Needs root, podman (runc, netavark, aardvark-dns, catatonit), debootstrap, docker-compose, caddy,
 # curl, npm and the repo's node_modules (npm ci); .ci/run installs the Debian packages. All podman
-# state lives under one temp folder; everything started here is removed on exit, pass or fail.
+# state lives under one temp folder; everything started here is removed on exit, pass or fail, and
+# what podman makes outside that folder (firewall chains, files in /run) goes when this run made it.
 #
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian); DEPLOY_TEST_CACHE, a folder
 # that keeps the Debian root file system and the npm tarballs between runs (developers; CI has none).
@@ -32,6 +33,20 @@ STEP='start'
 STEP_T0=$SECONDS
 W=''
 SERVICE_PID=''
+# What podman as root makes outside the folders its configuration names (nothing in 4.3 moves
+# them): containers/image's blob-info cache, the IP allocations and DNS state netavark shares
+# between all root podman instances, runc's and the network namespaces' folders, the lock segment.
+# The clean-up removes those this run created, deepest first, a folder only when empty.
+PODMAN_GLOBAL=(/var/lib/containers /var/lib/containers/cache /var/lib/containers/cache/blob-info-cache-v1.boltdb
+  /run/containers /run/containers/networks /run/containers/networks/aardvark-dns
+  /run/containers/networks/aardvark.lock /run/containers/networks/ipam.db /run/netns /run/runc /dev/shm/libpod_lock)
+made_here=()
+for path in "${PODMAN_GLOBAL[@]}"; do [ -e "$path" ] || made_here=("$path" "${made_here[@]}"); done
+# The same for the host's firewall and forwarding: netavark adds its chains (and leaves them) and
+# turns IPv4 forwarding on for its bridges.
+netavark_chains_made=false
+[[ $(iptables-save 2>/dev/null) == *:NETAVARK* ]] || netavark_chains_made=true
+ip_forward_before=$(cat /proc/sys/net/ipv4/ip_forward)
 
 # The terminal, kept: a failure inside a redirected command must still be seen.
 exec 3>&1 4>&2
@@ -92,15 +107,40 @@ cleanup () {
     umount "$mount" 2>/dev/null || umount --lazy "$mount"
   done
   rm -rf "$W"
+  for path in "${made_here[@]}"; do
+    if [ -d "$path" ]; then
+      # /run/netns is a bind mount of itself, so namespaces can be shared into containers.
+      [ -n "$(ls -A "$path")" ] || ! mountpoint -q "$path" || umount "$path"
+      rmdir "$path" 2>/dev/null
+    else
+      rm -f "$path"
+    fi
+  done
+  [ "$netavark_chains_made" = false ] || remove_netavark_chains
+  [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$ip_forward_before" ] || echo "$ip_forward_before" >/proc/sys/net/ipv4/ip_forward
   # Said, not killed: whatever still names the temp folder is something this cleanup missed.
   local left
   left=$(pgrep -d ' ' -f "$W")
   [ -z "$left" ] || printf '[%4ds] warning: processes still naming %s after the clean-up: %s\n' $((SECONDS - T0)) "$W" "$left"
-  [ "$rc" -eq 0 ] && printf '[%4ds] all checks passed; containers, podman service and %s removed\n' $((SECONDS - T0)) "$W"
+  [ "$rc" -eq 0 ] && printf '[%4ds] all checks passed; what the run started or made is gone (%s too)\n' $((SECONDS - T0)) "$W"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# netavark's chains out of the filter and nat tables: the jumps to them, then the chains.
+remove_netavark_chains () {
+  local table rules rule chain chains
+  for table in filter nat; do
+    rules=$(iptables-save -t "$table")
+    while read -r rule; do
+      [ -z "$rule" ] || eval "iptables -t $table -D ${rule#-A }"
+    done <<<"$(grep -E '^-A (PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) .*-j NETAVARK' <<<"$rules")"
+    chains=$(sed -n 's/^:\(NETAVARK[^ ]*\) .*/\1/p' <<<"$rules")
+    for chain in $chains; do iptables -t "$table" -F "$chain"; done
+    for chain in $chains; do iptables -t "$table" -X "$chain"; done
+  done
+}
 
 # A port nothing listens on now, on loopback (the only address this test publishes on).
 free_port () {
@@ -182,6 +222,7 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 events_logfile_path = "$W/events.log"
 tmp_dir = "$W/libpod"
+image_copy_tmp_dir = "$W/tmp"
 exit_command_delay = 5
 
 [network]
