@@ -12,7 +12,8 @@ interface Service {
   image?: string
   build?: unknown
   environment?: Record<string, string>
-  ports?: Array<{ published: number | string, target: number, protocol?: string }>
+  // Compose v1 writes a port with an address in its short form, a string.
+  ports?: Array<string | { published: number | string, target: number, protocol?: string, host_ip?: string }>
   expose?: Array<string | number>
   healthcheck?: { test?: string[] }
   stop_grace_period?: string
@@ -49,7 +50,9 @@ async function resolved (t: Teardown, env: string): Promise<Project> {
 }
 
 const portsOf = (service: Service | undefined): string[] =>
-  (service?.ports ?? []).map((p) => `${p.published}:${p.target}/${p.protocol ?? 'tcp'}`).sort()
+  (service?.ports ?? []).map((p) => typeof p === 'string'
+    ? p
+    : `${p.host_ip === undefined ? '' : `${p.host_ip}:`}${p.published}:${p.target}/${p.protocol ?? 'tcp'}`).sort()
 
 const seconds = (duration: string | undefined): number => {
   const match = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(duration ?? '')
@@ -113,4 +116,10 @@ t.test('without DOMAIN compose refuses to start, saying what to set', { skip: co
   const result = await composeConfig(t, example.replace(/^DOMAIN=.*$/m, ''))
   t.equal(result.ok, false)
   t.match(result.ok ? '' : result.stderr, /set DOMAIN in \.env/)
+})
+
+t.test('HTTP_PORT and HTTPS_PORT may name an address: Caddy published on loopback only', { skip: compose.skip }, async (t) => {
+  const env = example.replace(/^HTTP_PORT=.*$/m, 'HTTP_PORT=127.0.0.1:8080').replace(/^HTTPS_PORT=.*$/m, 'HTTPS_PORT=127.0.0.1:8443')
+  const { caddy } = (await resolved(t, env)).services
+  t.same(portsOf(caddy), ['127.0.0.1:8080:80/tcp', '127.0.0.1:8443:443/tcp', '127.0.0.1:8443:443/udp'])
 })
