@@ -18,10 +18,10 @@ import { parseArgs } from 'node:util'
 import type { StubStats } from './bot-api-stub.js'
 import type { ContenderStats } from './contenders/common.js'
 import { runNodeLoad, runPacedLoad, type LoadResult } from './lib/node-load.js'
-import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStartedOnSignals, machineCpuUs, peakRssKb, pinSelf, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
+import { canPin, userCpuTimeUs, cpuTicksPerCpu, cpuTimeUs, cpuUsageBetween, exitedChildrenCpuUs, freePort, killStartedOnSignals, machineCpuUs, peakRssKb, pinSelf, rssKb, startNode, stopProcess, waitForHttp, type Started } from './lib/proc.js'
 import { runAlternating } from './lib/alternate.js'
 import { runPaired, type PairLoad, type PairOptions, type PairResult, type PairRound, type PairSide } from './lib/paired.js'
-import { FLOOR, formatPaced, formatPairs, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
+import { FLOOR, formatBaseline, formatPaced, formatPairs, formatSummary, formatTargets, judgeTargets, summarize, type PacedSample, type Sample } from './lib/report.js'
 import { BENCH_DIR, newLogDir, RESULTS_DIR, ROOT, stamp } from './lib/paths.js'
 import { contenderEnv, SECRET } from './lib/settings.js'
 import { UpdateIds } from './lib/updates.js'
@@ -78,8 +78,9 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --cpu-prof           run contenders with node --cpu-prof (profiles in bench/results/profiles/)
   --max-others PCT     measure a contender again when other processes used more than PCT% of a CPU in its
                        window (a shared machine; default 15), up to --retries times (default 2), keeping the quietest
-  --paired N           paired phase: rounds in which ingress-noop and naive-telegraf each run at the same time as
-                       bare-fastify, sharing CPU 0 (steady ratios on a noisy machine; default 6, smoke 1, 0 = none)
+  --paired N           paired phase: rounds in which ingress-noop runs at the same time as naive-telegraf (issue 12's
+                       target), then as bare-fastify, and with --baseline as ingress-noop-base, sharing CPU 0 (steady
+                       ratios on a noisy machine; default 6, smoke 1, 0 = none)
   --alternate N        alternating phase: the same pairs, both servers up on CPU 0 but loaded one at a time, N couples
                        of short windows in the order A B, B A, A B, ... (default 10, smoke 1, 0 = none)
   --alternate-window S seconds of one alternating window (default 2; the smoke sends --requests per window)
@@ -275,6 +276,9 @@ function checkHandled (contender: Contender, loads: Load[], stats: ContenderStat
   return { ok: problems.length === 0, detail }
 }
 
+/** How long a started contender is left alone before its idle RSS is read. */
+const IDLE_SETTLE_MS = 1000
+
 async function measure (run: Run, contender: Contender, round: number): Promise<Sample> {
   const { options } = run
   await httpJson('POST', `${run.stubUrl}/__bench/reset`)
@@ -286,6 +290,9 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
   const proc: Started = startNode(resolve(HERE, contender.script), env, join(run.logDir, `${tag}.log`), run.pin ? 0 : undefined, nodeArgs)
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
+    // Idle: started (start-up calls done, one GET answered), settled for a moment, no update yet.
+    await sleep(IDLE_SETTLE_MS)
+    const idleKb = rssKb(proc.pid)
     const url = `http://127.0.0.1:${port}/telegram/webhook`
     const loads: Load[] = []
     if (options.warmupS > 0) loads.push(await applyLoad(run, url, options.warmupS))
@@ -355,6 +362,7 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
       cpuStealPct: perCpu.map((c) => Math.round(c.stealPct)),
       othersCpuPct,
       peakRssMb: hwmKb / 1024,
+      idleRssMb: idleKb / 1024,
       finishMs,
       loopDelayMaxMs: stats.loopDelayMaxMs,
       ...(paced !== undefined && { paced }),
@@ -366,8 +374,12 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
   }
 }
 
-/** The pairs behind the throughput targets, each measured side by side (bench/lib/paired.ts, alternate.ts). */
-const PAIRS: Array<[string, string]> = [['ingress-noop', FLOOR], ['naive-telegraf', FLOOR]]
+/**
+ * The pairs measured side by side (bench/lib/paired.ts, alternate.ts): issue 12's throughput target
+ * (this service against the naive route), the ratio to the floor (reported), and with --baseline
+ * this build against the baseline's. A pair runs only when both its contenders are selected.
+ */
+const PAIRS: Array<[string, string]> = [['ingress-noop', 'naive-telegraf'], ['ingress-noop', FLOOR], ['ingress-noop', 'ingress-noop' + BASELINE_SUFFIX]]
 /** The pair behind the budget-0 latency target, measured at the paced rate. */
 const PACED_PAIRS: Array<[string, string]> = [['ingress-slow-budget0', 'ingress-noop']]
 
@@ -509,7 +521,7 @@ async function main (): Promise<number> {
 
   const order = contenders.map((c) => c.name)
   const summaries = summarize(samples, order)
-  const targets = options.smoke ? [] : judgeTargets(samples, paired, pacedAlternating)
+  const targets = options.smoke ? [] : judgeTargets(samples, paired, pacedAlternating, alternating)
   const pairTables = [
     ...(paired.length > 0 ? [formatPairs('paired phase: both servers at the same time (sharing CPU 0 when pinned), each with its own load', 'rounds', paired)] : []),
     ...(alternating.length > 0 ? [formatPairs(`alternating phase: both servers up (on CPU 0 when pinned), one loaded at a time, ${alternateWindow(options)} a window, A B, B A, ...`, 'couples', alternating)] : []),
@@ -517,11 +529,13 @@ async function main (): Promise<number> {
   ]
   console.log('')
   if (samples.length > 0) console.log(formatSummary(summaries))
+  const beforeAfter = formatBaseline(samples, BASELINE_SUFFIX)
   if (options.smoke) {
     for (const t of pairTables) console.log(`\n${t}`)
     console.log('\n(smoke: Node load with few connections; the figures above are not a measurement)')
   } else {
-    if (samples.length > 0) console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates\n')
+    if (samples.length > 0) console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates; idle RSS is read 1 s after start-up, before any update\n')
+    if (beforeAfter !== undefined) console.log(`${beforeAfter}\n`)
     if (samples.some((s) => s.paced !== undefined)) console.log(`${formatPaced(summaries)}\n`)
     for (const t of pairTables) console.log(`${t}\n`)
     if (samples.length > 0 || paired.length > 0 || pacedAlternating.length > 0) console.log(formatTargets(targets))

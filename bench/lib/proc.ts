@@ -56,6 +56,12 @@ export function peakRssKb (pid: number): number {
   return Number(/^VmHWM:\s+(\d+)/m.exec(status)?.[1] ?? 0)
 }
 
+/** Resident set size now (VmRSS), in KiB. */
+export function rssKb (pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0)
+}
+
 /** taskset is there and the machine has two CPUs or more, so server and load can be kept apart. */
 export function canPin (): boolean {
   if (availableParallelism() < 2) return false

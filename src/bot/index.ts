@@ -70,7 +70,10 @@ export function createTelegraf (token: string, apiRoot: string, agent = new BotA
   // Telegraf resolves './bot<token>/<method>' against the root, so a root with a path must end in
   // '/' to keep its last segment (config strips trailing slashes, for display).
   const root = apiRoot.endsWith('/') ? apiRoot : `${apiRoot}/`
-  const bot = new Telegraf(token, { telegram: { apiRoot: root, webhookReply: false, agent } })
+  // handlerTimeout: Infinity, because the ingress gives up on a handler itself (its own 90 s, the
+  // same as Telegraf's default, on one timer for all updates); Telegraf's would start a timer and a
+  // promise race on every update for nothing (p-timeout returns the promise as it is for Infinity).
+  const bot = new Telegraf(token, { handlerTimeout: Infinity, telegram: { apiRoot: root, webhookReply: false, agent } })
   // Telegraf's default error handler prints the whole update to the console and rethrows. Rethrow
   // without printing: the ingress logs the failure once, as JSON, with the update's id and type.
   bot.catch((err) => { throw err })

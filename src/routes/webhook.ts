@@ -48,47 +48,63 @@ export async function webhookRoutes (app: FastifyInstance, { ingress, secret, wa
   // request pipelined behind it could never be answered, and must not be taken either.
   const closing = new WeakSet<Socket>()
 
+  // The hooks and the handler are callback-style, not async: Fastify runs an async hook or handler
+  // through a promise and a microtask turn of its own, on every update (bench/README.md, issue 12).
+
   // Shutting down, or a refusal of an unread body: the answer closes its connection. While
   // shutting down no answer may keep one open, or closing the server waits for the client to hang up.
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (ingress.closed || UNREAD_BODY_STATUSES.has(reply.statusCode)) {
       reply.header('connection', 'close')
       closing.add(request.raw.socket)
     }
-    return payload
+    done(null, payload)
   })
+
+  const checkSecret = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    if (closing.has(request.raw.socket)) {
+      reply.hijack()
+      done()
+      return
+    }
+    const header = request.headers[SECRET_HEADER]
+    if (secretMatches(typeof header === 'string' ? header : undefined)) {
+      done()
+      return
+    }
+    wrongSecret.note({ ip: request.ip, has_header: header !== undefined, reqId: request.id })
+    sendError(reply, 401, header === undefined ? 'Missing X-Telegram-Bot-Api-Secret-Token header' : 'Wrong X-Telegram-Bot-Api-Secret-Token header')
+  }
+
+  const answer = (request: FastifyRequest, reply: FastifyReply, update: Update, outcome: AcceptOutcome): void => {
+    if (outcome === 'closed') {
+      // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
+      sendError(reply.header('retry-after', RETRY_AFTER_SECONDS), 503, 'Shutting down: Telegram will deliver this update again')
+      return
+    }
+    if (outcome === 'duplicate') request.log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')
+    reply.code(200).send()
+  }
+
+  const failed = (request: FastifyRequest, reply: FastifyReply, update: Update, err: unknown): void => {
+    // Not the update's fault (a dedupe store that fails, say): 500, so Telegram tries again later.
+    request.log.error({ err, update_id: update.update_id }, 'webhook request failed')
+    sendError(reply, 500, 'Internal Server Error')
+  }
 
   app.route({
     method: 'POST',
     url: '/webhook',
-    onRequest: async (request: FastifyRequest, reply: FastifyReply) => {
-      if (closing.has(request.raw.socket)) return reply.hijack()
-      const header = request.headers[SECRET_HEADER]
-      if (secretMatches(typeof header === 'string' ? header : undefined)) return
-      wrongSecret.note({ ip: request.ip, has_header: header !== undefined, reqId: request.id })
-      return sendError(reply, 401, header === undefined ? 'Missing X-Telegram-Bot-Api-Secret-Token header' : 'Wrong X-Telegram-Bot-Api-Secret-Token header')
-    },
-    handler: async (request, reply) => {
+    onRequest: checkSecret,
+    handler: (request, reply) => {
       const update = request.body
       if (!isUpdate(update)) {
         const message = 'Body must be a Telegram Update: a JSON object with a non-negative integer update_id'
         request.log.info({ method: request.method, url: request.url, status: 400, reason: message }, 'request rejected')
-        return sendError(reply, 400, message)
+        sendError(reply, 400, message)
+        return
       }
-      let outcome: AcceptOutcome
-      try {
-        outcome = await ingress.accept(update)
-      } catch (err) {
-        // Not the update's fault (a dedupe store that fails, say): 500, so Telegram tries again later.
-        request.log.error({ err, update_id: update.update_id }, 'webhook request failed')
-        return sendError(reply, 500, 'Internal Server Error')
-      }
-      if (outcome === 'closed') {
-        // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
-        return sendError(reply.header('retry-after', RETRY_AFTER_SECONDS), 503, 'Shutting down: Telegram will deliver this update again')
-      }
-      if (outcome === 'duplicate') request.log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')
-      return reply.code(200).send()
+      ingress.accept(update).then((outcome) => { answer(request, reply, update, outcome) }, (err: unknown) => { failed(request, reply, update, err) })
     }
   })
   // The guide's first check of a deployment: a GET on the webhook gives 405, not 404.
