@@ -2,18 +2,15 @@
 // relies on: bot.handleUpdate with the bot's context, errors that reach the ingress (or a feature's
 // own bot.catch), the API root kept whole, calls that end when aborted, and at most MAX_API_SOCKETS
 // connections to an https Bot API that hangs.
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
 import type { Context } from 'telegraf'
 import { BotApiAgent, createTelegraf, MAX_API_SOCKETS } from '../../src/bot/index.js'
 import { FAKE_BOT, FAKE_TOKEN, startTestBotApi } from '../helpers/bot-api.js'
 import { typedTextUpdate as update, type Teardown } from '../helpers/app.js'
+import { selfSignedCertificate } from '../helpers/tls.js'
 import { waitUntil, within } from '../helpers/wait.js'
 
 async function listen (t: Teardown, server: { listen: (port: number, host: string, cb: () => void) => unknown, address: () => unknown, close: (cb: () => void) => unknown }): Promise<number> {
@@ -114,17 +111,14 @@ t.test(`an https Bot API that hangs gets at most ${MAX_API_SOCKETS} connections;
 })
 
 t.test('an https apiRoot is called over TLS, and a certificate nobody vouches for is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'telegraf-tls-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
-  } catch {
+  const certificate = selfSignedCertificate()
+  if (certificate === undefined) {
     t.skip('openssl is not installed', () => {})
     return
   }
+  t.teardown(certificate.remove)
   let requests = 0
-  const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+  const server = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (_req, res) => {
     requests++
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true,"result":true}')
   })
