@@ -13,7 +13,7 @@ import type { UpdateDedupe } from './ingress/dedupe.js'
 import { createLogger, lazyRequestLoggerFactory, RepeatedWarning, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes, type BotApiSockets } from './routes/health.js'
-import { BODY_LIMIT_BYTES, installErrorHandlers, routeEveryMethod } from './routes/http-errors.js'
+import { BODY_LIMIT_BYTES, installErrorHandlers, installJsonParser, routeEveryMethod } from './routes/http-errors.js'
 import { TRUSTED_PROXIES, webhookRoutes } from './routes/webhook.js'
 import { SERVER_LIMITS, type ServerLimits } from './server-limits.js'
 import { Poller } from './telegram/poller.js'
@@ -147,6 +147,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('poller', poller)
 
   installErrorHandlers(app)
+  installJsonParser(app)
   routeEveryMethod(app)
   await app.register(async (telegram) => {
     const { warningIntervalMs } = options
