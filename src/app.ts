@@ -13,7 +13,7 @@ import type { UpdateDedupe } from './ingress/dedupe.js'
 import { createLogger, lazyRequestLoggerFactory, RepeatedWarning, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
 import { healthRoutes, type BotApiSockets } from './routes/health.js'
-import { BODY_LIMIT_BYTES, installErrorHandlers, routeEveryMethod } from './routes/http-errors.js'
+import { BODY_LIMIT_BYTES, clientErrorHandler, expectationFailed, installErrorHandlers, installJsonParser, routeEveryMethod } from './routes/http-errors.js'
 import { TRUSTED_PROXIES, webhookRoutes } from './routes/webhook.js'
 import { SERVER_LIMITS, type ServerLimits } from './server-limits.js'
 import { Poller } from './telegram/poller.js'
@@ -84,6 +84,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     connectionTimeout: limits.idleTimeoutMs,
     http: { headersTimeout: limits.headersTimeoutMs, connectionsCheckingInterval: limits.checkIntervalMs },
+    clientErrorHandler: clientErrorHandler(limits),
     // Fastify is given no logger of its own. With one, it adds two response listeners and a clock
     // reading to every request, for the "request completed" line we turn off anyway: about 3% of
     // the CPU per update in an A/B run (bench/README.md). request.log is still ours: the factory
@@ -101,6 +102,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     trustProxy: TRUSTED_PROXIES
   })
   app.log = log as FastifyBaseLogger
+  app.server.on('checkExpectation', expectationFailed)
 
   let config: Config
   try {
@@ -147,6 +149,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('poller', poller)
 
   installErrorHandlers(app)
+  installJsonParser(app)
   routeEveryMethod(app)
   await app.register(async (telegram) => {
     const { warningIntervalMs } = options

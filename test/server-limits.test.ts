@@ -59,6 +59,7 @@ t.test('a body trickled a byte at a time is cut at the request deadline: without
   t.equal(await within(5000, signed.closed), 'closed', 'so is a client with the secret')
   t.ok(Date.now() - started >= SHORT.requestTimeoutMs - 1, 'not before the deadline')
   t.match(stranger.text(), /HTTP\/1\.1 408 Request Timeout/, 'answered (webhook-info needs no body), then 408 for the body that never ends')
+  t.match(stranger.text(), /"message":"Request not received in time: the headers must arrive within 0.3 s and the whole request within 0.6 s"/, 'the 408 names the deadlines')
   t.equal(app.ingress.stats.accepted, 0)
 })
 

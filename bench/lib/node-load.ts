@@ -36,7 +36,8 @@ export interface LoadResult {
   statuses: Record<string, number>
 }
 
-function post (agent: Agent, url: URL, secret: string, body: string, timeoutMs: number): Promise<number> {
+/** POSTs one update body with the secret header; resolves with the status, rejects when no answer came. */
+export function post (agent: Agent, url: URL, secret: string, body: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: 'POST',

@@ -1,6 +1,7 @@
 // The bot's behaviour, apart from any HTTP: each feature installs its handlers on a Telegraf
 // instance. Adding one means a file in handlers/ and a line in `features`; the ingress is untouched.
 import type { Log } from '../logger.js'
+import type { ClientRequest } from 'node:http'
 import { Agent, type RequestOptions } from 'node:https'
 import { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -39,6 +40,8 @@ export const API_SILENCE_MS = 60_000
  */
 export class BotApiAgent extends Agent {
   readonly #silenceMs: number
+  /** Sockets carrying a call now. An idle one in the pool is Node's to time out, or not. */
+  readonly #busy = new WeakSet<Duplex>()
 
   constructor (silenceMs = API_SILENCE_MS) {
     super({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: MAX_API_SOCKETS })
@@ -48,11 +51,28 @@ export class BotApiAgent extends Agent {
   override createConnection (options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
     const socket = super.createConnection(options, callback)
     if (socket instanceof Socket) {
-      socket.setTimeout(this.#silenceMs, () => {
-        socket.destroy(new Error(`the Bot API sent nothing for ${this.#silenceMs} ms`))
+      this.#busy.add(socket)
+      socket.setTimeout(this.#silenceMs)
+      socket.on('timeout', () => {
+        if (this.#busy.has(socket)) socket.destroy(new Error(`the Bot API sent nothing for ${this.#silenceMs} ms`))
       })
     }
     return socket
+  }
+
+  // Node sets a socket's timeout to the agent's idle one (none) when it goes back to the pool, and
+  // sets none when the socket is reused: without these two, only a connection's first call had a
+  // deadline, and under traffic nearly every call goes on a kept connection.
+  override keepSocketAlive (socket: Duplex): void {
+    this.#busy.delete(socket)
+    // Node reads the result (false: close rather than keep), though @types/node says void.
+    return super.keepSocketAlive(socket)
+  }
+
+  override reuseSocket (socket: Duplex, request: ClientRequest): void {
+    super.reuseSocket(socket, request)
+    this.#busy.add(socket)
+    if (socket instanceof Socket) socket.setTimeout(this.#silenceMs)
   }
 
   /** Connections open now, in use or idle in the pool (webhook-info reports it). */

@@ -2,24 +2,29 @@
 // relies on: bot.handleUpdate with the bot's context, errors that reach the ingress (or a feature's
 // own bot.catch), the API root kept whole, calls that end when aborted, and at most MAX_API_SOCKETS
 // connections to an https Bot API that hangs.
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Context } from 'telegraf'
 import { BotApiAgent, createTelegraf, MAX_API_SOCKETS } from '../../src/bot/index.js'
 import { FAKE_BOT, FAKE_TOKEN, startTestBotApi } from '../helpers/bot-api.js'
 import { typedTextUpdate as update, type Teardown } from '../helpers/app.js'
+import { selfSignedCertificate, type Certificate } from '../helpers/tls.js'
 import { waitUntil, within } from '../helpers/wait.js'
 
 async function listen (t: Teardown, server: { listen: (port: number, host: string, cb: () => void) => unknown, address: () => unknown, close: (cb: () => void) => unknown }): Promise<number> {
   await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
   t.teardown(() => new Promise<void>((resolve) => { server.close(() => { resolve() }) }))
   return (server.address() as AddressInfo).port
+}
+
+/** A certificate for 127.0.0.1, removed when the test ends; without openssl the test is skipped. */
+function certificateFor (t: Test): Certificate | undefined {
+  const certificate = selfSignedCertificate()
+  if (certificate === undefined) t.skip('openssl is not installed', () => {})
+  else t.teardown(certificate.remove)
+  return certificate
 }
 
 t.test('handleUpdate runs the middleware with the bot\'s context, botInfo and client options; the reply goes out', async (t) => {
@@ -114,17 +119,10 @@ t.test(`an https Bot API that hangs gets at most ${MAX_API_SOCKETS} connections;
 })
 
 t.test('an https apiRoot is called over TLS, and a certificate nobody vouches for is refused', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'telegraf-tls-'))
-  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
-  try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
-  } catch {
-    t.skip('openssl is not installed', () => {})
-    return
-  }
+  const certificate = certificateFor(t)
+  if (certificate === undefined) return
   let requests = 0
-  const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+  const server = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (_req, res) => {
     requests++
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true,"result":true}')
   })
@@ -155,4 +153,37 @@ t.test('an https Bot API that goes silent: each call ends after the silence dead
   t.ok(Date.now() - started >= 149, 'not before the deadline')
   await waitUntil(() => closed === 5, 2000, () => `the five connections closed, ${closed} so far`)
   t.equal(agent.openSockets, 0, 'nothing left open')
+})
+
+// Node's agent sets a socket's timeout to its own idle one (none here) when the socket goes back to
+// the pool, and sets nothing when it is reused: the deadline must come back for every call on a
+// kept connection, not only for the connection's first. Found by the probe (npm run probe).
+t.test('a kept https connection that answered once, then goes silent: the next call on it ends at the deadline too', async (t) => {
+  const certificate = certificateFor(t)
+  if (certificate === undefined) return
+  let requests = 0
+  const connections = new Set<Socket>()
+  const server = createHttpsServer({ key: certificate.key, cert: certificate.cert }, (_req, res) => {
+    // The first call is answered; the second never is.
+    if (++requests === 1) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true,"result":true}')
+  })
+  server.on('secureConnection', (socket: Socket) => { connections.add(socket) })
+  const port = await listen(t, server)
+  t.teardown(() => { for (const s of connections) s.destroy() })
+  const agent = new BotApiAgent(150)
+  const call = async (): Promise<string> => await new Promise((resolve) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, method: 'POST', path: '/bot/getMe', agent, ca: certificate.cert }, (res) => {
+      res.resume()
+      res.on('end', () => { resolve(`answered ${res.statusCode ?? 0}`) })
+    })
+    req.on('error', (err) => { resolve(err.message) })
+    req.end()
+  })
+  t.equal(await call(), 'answered 200')
+  await waitUntil(() => agent.openSockets === 1 && Object.keys(agent.freeSockets).length === 1, 2000, () => 'the connection back in the pool')
+  const started = Date.now()
+  t.match(await within(5000, call()), /the Bot API sent nothing for 150 ms/, 'the reused connection had the deadline too')
+  t.ok(Date.now() - started >= 149, 'not before it')
+  t.equal(connections.size, 1, 'both calls went over the one kept connection')
+  t.equal(requests, 2)
 })

@@ -169,3 +169,30 @@ t.test('URL forms Fastify\'s router took reach the webhook too: absolute form, p
   await until(other, 1)
   t.same(other.statuses(), [404], 'an encoded slash is another path')
 })
+
+// Node's parser and its Expect check answer before any route; Fastify's answer says "Client Error",
+// Node's 417 has no body at all. Every refusal names its reason (README, Routes).
+t.test('requests refused before any route get the error shape with the reason: malformed, headers too large, an unknown Expect', async (t) => {
+  const { app, port } = await listening(t)
+  const body = JSON.stringify(textUpdate('framing', 7, 30020))
+  const cases: Array<[string, string, number, RegExp]> = [
+    ['two Content-Lengths', post(body).replace('Content-Length:', 'Content-Length: 1\r\nContent-Length:'), 400, /^Malformed HTTP request: Duplicate Content-Length$/],
+    ['Content-Length and chunked', post(body, SECRET, ['Transfer-Encoding: chunked']), 400, /^Malformed HTTP request: Transfer-Encoding can't be present with Content-Length$/],
+    ['a chunk size that is not hex', head(['POST /telegram/webhook HTTP/1.1', 'Host: x', 'Content-Type: application/json', 'Transfer-Encoding: chunked', `X-Telegram-Bot-Api-Secret-Token: ${SECRET}`]) + 'zz\r\n', 400, /^Malformed HTTP request: Invalid character in chunk size$/],
+    ['a header line without a colon', post(body, SECRET, ['Whatever']), 400, /^Malformed HTTP request: Invalid header token$/],
+    ['the HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 400, /HTTP\/2 without TLS is not served here/],
+    ['headers over 16 KiB', post(body, SECRET, [`X-Big: ${'a'.repeat(17_000)}`]), 431, /^Request headers larger than 16384 bytes$/],
+    ['Expect: tea', post(body, SECRET, ['Expect: tea']), 417, /^Only "Expect: 100-continue" is supported/]
+  ]
+  for (const [what, request, status, message] of cases) {
+    const conn = new Conn(t, port)
+    conn.socket.write(request)
+    t.equal(await within(2000, conn.closed), 'closed', `${what}: answered, then closed`)
+    t.same(conn.statuses(), [status], what)
+    t.match(conn.text, /\r\ncontent-type: application\/json\r\n/i, what)
+    const answer = JSON.parse(conn.text.slice(conn.text.indexOf('\r\n\r\n') + 4)) as { statusCode: number, message: string }
+    t.equal(answer.statusCode, status, what)
+    t.match(answer.message, message, what)
+  }
+  t.equal(app.ingress.stats.accepted, 0)
+})

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { BotFeature } from '../../src/bot/index.js'
 import type { UpdateDedupe } from '../../src/ingress/dedupe.js'
+import { refusal } from '../../src/routes/http-errors.js'
 import { ADMIN_TOKEN, buildTestApp, postUpdate, SECRET, textUpdate, voiceUpdate } from '../helpers/app.js'
 import { FAKE_TOKEN } from '../helpers/bot-api.js'
 import { waitUntil, within } from '../helpers/wait.js'
@@ -87,6 +88,23 @@ t.test('bodies that are not an Update are 400 with the rule', async (t) => {
   t.equal(empty.statusCode, 400)
   t.equal(api.callsOf('sendMessage').length, 0)
   t.equal(app.ingress.stats.accepted, 0)
+})
+
+// Fastify 5 answers every refused JSON body with one sentence ("Body is not valid JSON"), even valid
+// JSON that has a __proto__ key; the answer says which it was.
+t.test('a refused JSON body is 400 naming why: the parser\'s reason, or the __proto__ / constructor.prototype key', async (t) => {
+  const { app } = await buildTestApp(t)
+  const post = async (payload: string): Promise<{ statusCode: number, message: string }> => {
+    const res = await app.inject({ method: 'POST', url: '/telegram/webhook', headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': SECRET }, payload })
+    return { statusCode: res.statusCode, message: res.statusCode === 200 ? '' : (res.json() as { message: string }).message }
+  }
+  t.same(await post('{"update_id": 1,'), { statusCode: 400, message: 'Body is not valid JSON: Expected double-quoted property name in JSON at position 16' })
+  for (const payload of ['{"update_id":1,"__proto__":{"admin":true}}', '{"update_id":1,"message":{"\\u005f_proto__":{}}}', '{"update_id":1,"message":{"constructor":{"prototype":{}}}}']) {
+    t.same(await post(payload), { statusCode: 400, message: refusal.prototypeKey }, payload)
+  }
+  t.match(refusal.prototypeKey, /"__proto__" key or a "constructor" key holding "prototype"/)
+  t.equal((await post('{"update_id":2,"message":{"constructor":{"name":"x"}}}')).statusCode, 200, 'a constructor key without prototype is just data')
+  t.equal(app.ingress.stats.accepted, 1)
 })
 
 t.test('a body over 1 MiB is 413', async (t) => {
