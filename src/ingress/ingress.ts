@@ -138,8 +138,14 @@ export class Ingress {
     let answer = (_outcome: AcceptOutcome): void => {}
     const answered = new Promise<AcceptOutcome>((resolve) => { answer = resolve })
     const queued: Queued = { update, answer, answered, cancelled: false }
-    this.#queued.set(update.update_id, queued)
-    this.#queue.run(chatKeyOf(update), (next) => { this.#startHead(queued, next) })
+    let started = false
+    this.#queue.run(chatKeyOf(update), (next) => {
+      started = true
+      this.#startHead(queued, next)
+    })
+    // Its chat is busy: it waits, and is found here by a resend or by close(). An update whose chat
+    // was idle has started already, and most do: they never enter the map.
+    if (!started) this.#queued.set(update.update_id, queued)
     return answered
   }
 
