@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { DestinationStream } from 'pino'
 import type { Telegraf } from 'telegraf'
 import type { UserFromGetMe } from 'telegraf/types'
-import { API_SILENCE_MS, BotApiAgent, createTelegraf, installFeatures, MAX_API_SOCKETS, type BotFeature } from './bot/index.js'
+import { BotApiAgent, createTelegraf, installFeatures, type BotFeature } from './bot/index.js'
 import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
 import { Ingress } from './ingress/ingress.js'
 import type { UpdateDedupe } from './ingress/dedupe.js'
@@ -124,9 +124,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const apiAgent = new BotApiAgent()
   const bot = createTelegraf(config.botToken, config.apiRoot, apiAgent)
-  // Telegraf uses the agent for an https:// root only (bot/index.ts).
-  const botApi = (): BotApiSockets => config.apiRoot.startsWith('https:')
-    ? { open_sockets: apiAgent.openSockets, max_sockets: MAX_API_SOCKETS, silence_timeout_ms: API_SILENCE_MS }
+  // Telegraf keeps the agent for an https:// root only, and uses none for http:// (bot/index.ts).
+  const botApi = (): BotApiSockets => bot.telegram.options.agent === apiAgent
+    ? { open_sockets: apiAgent.openSockets, max_sockets: apiAgent.maxSockets, silence_timeout_ms: apiAgent.silenceMs }
     : { open_sockets: null, max_sockets: null, silence_timeout_ms: null }
   if (options.botInfo !== undefined) bot.botInfo = options.botInfo
   installFeatures(bot, { log, miniAppUrl: config.miniAppUrl }, options.features)

@@ -75,6 +75,11 @@ export class BotApiAgent extends Agent {
     if (socket instanceof Socket) socket.setTimeout(this.#silenceMs)
   }
 
+  /** How long a connection carrying a call may stay silent. */
+  get silenceMs (): number {
+    return this.#silenceMs
+  }
+
   /** Connections open now, in use or idle in the pool (webhook-info reports it). */
   get openSockets (): number {
     let open = 0
