@@ -7,8 +7,10 @@ import type { DestinationStream } from 'pino'
 import type { Telegraf } from 'telegraf'
 import type { UserFromGetMe } from 'telegraf/types'
 import { BotApiAgent, createTelegraf, installFeatures, type BotFeature } from './bot/index.js'
-import { ConfigError, envSchema, resolveConfig, secretsOf, type Config, type RawEnv } from './config.js'
-import { Ingress } from './ingress/ingress.js'
+import { envSchema, resolveConfig, secretsOf, setValues, toConfigError, type Config, type RawEnv } from './config.js'
+import { DurableIngress } from './durable/ingress.js'
+import { DatabaseHealth, DurableStore } from './durable/store.js'
+import { Ingress, type UpdateIngress } from './ingress/ingress.js'
 import type { UpdateDedupe } from './ingress/dedupe.js'
 import { createLogger, lazyRequestLoggerFactory, RepeatedWarning, SecretScrubber } from './logger.js'
 import { adminRoutes } from './routes/admin.js'
@@ -41,34 +43,11 @@ declare module 'fastify' {
     env: RawEnv
     config: Config
     bot: Telegraf
-    ingress: Ingress
+    ingress: UpdateIngress
     poller: Poller | undefined
+    /** Durable mode's database (DATABASE_URL set); undefined in the in-process mode. */
+    store: DurableStore | undefined
   }
-}
-
-interface SchemaError { instancePath?: string, keyword?: string, message?: string, params?: { missingProperty?: string } }
-
-// What a pattern means, in words (ajv would print the regular expression).
-const PATTERN_RULES: Record<string, string> = {
-  TELEGRAM_BOT_TOKEN: 'must look like 123456789:AAE... (digits, a colon, then letters, digits, _ or -), as @BotFather gives it',
-  TELEGRAM_WEBHOOK_SECRET: 'must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram\'s rule for secret_token)'
-}
-
-/** @fastify/env's schema failure, as one ConfigError naming the variable and the rule. */
-export function toConfigError (err: unknown): Error {
-  const errors = (err as { errors?: SchemaError[] }).errors
-  const first = errors?.[0]
-  if (first === undefined) return err instanceof Error ? err : new Error(String(err))
-  const variable = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, '') ?? 'environment'
-  if (first.keyword === 'required') return new ConfigError(variable, 'is required')
-  const rule = first.keyword === 'pattern' ? PATTERN_RULES[variable] : undefined
-  return new ConfigError(variable, rule ?? first.message ?? 'is invalid')
-}
-
-function setValues (env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value
-  return out
 }
 
 function initialLevel (level: string | undefined): string {
@@ -131,13 +110,19 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   if (options.botInfo !== undefined) bot.botInfo = options.botInfo
   installFeatures(bot, { log, miniAppUrl: config.miniAppUrl }, options.features)
 
-  const ingress = new Ingress({
-    handle: async (update) => { await bot.handleUpdate(update) },
-    log,
-    budgetMs: config.handlerBudgetMs,
-    maxBacklog: config.maxBacklog,
-    ...(options.dedupe !== undefined && { dedupe: options.dedupe })
-  })
+  // Durable mode: the webhook stores, workers run the bot (durable/). Otherwise the bot runs here.
+  const store = config.durable === undefined ? undefined : new DurableStore(config.durable.databaseUrl, log)
+  const ingress: UpdateIngress = store !== undefined
+    ? new DurableIngress(store, log, options.warningIntervalMs)
+    : new Ingress({
+      handle: async (update) => { await bot.handleUpdate(update) },
+      log,
+      budgetMs: config.handlerBudgetMs,
+      maxBacklog: config.maxBacklog,
+      ...(options.dedupe !== undefined && { dedupe: options.dedupe })
+    })
+  if (store !== undefined) app.addHook('onClose', async () => { await store.close() })
+  const databaseHealth = store === undefined ? undefined : new DatabaseHealth(store)
   const webhookState = config.useWebhook && config.webhookUrl !== undefined
     ? new WebhookState({ getWebhookInfo: async (signal) => await bot.telegram.callApi('getWebhookInfo', {}, { signal: signal as never }) }, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfo)
     : undefined
@@ -147,6 +132,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.decorate('bot', bot)
   app.decorate('ingress', ingress)
   app.decorate('poller', poller)
+  app.decorate('store', store)
 
   installErrorHandlers(app)
   installJsonParser(app)
@@ -154,7 +140,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (telegram) => {
     const { warningIntervalMs } = options
     await telegram.register(webhookRoutes, { ingress, secret: config.webhookSecret, warningIntervalMs })
-    await telegram.register(healthRoutes, { webhookState, poller, ingress, botApi })
+    await telegram.register(healthRoutes, { webhookState, poller, ingress, botApi, ...(databaseHealth !== undefined && { database: async () => await databaseHealth.report() }) })
     await telegram.register(adminRoutes, { config, telegram: bot.telegram, webhookState, warningIntervalMs })
   }, { prefix: '/telegram' })
   return app

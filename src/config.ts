@@ -1,6 +1,7 @@
 // The whole configuration in one typed place: the environment schema (validated by @fastify/env at
 // start-up), the cross-field rules it cannot express, and the values derived from them.
 import { createHmac } from 'node:crypto'
+import envSchemaLoad from 'env-schema'
 import { DEFAULT_MAX_BACKLOG } from './ingress/ingress.js'
 import { SERVER_LIMITS } from './server-limits.js'
 
@@ -41,7 +42,15 @@ export const envSchema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
     HTTP_MAX_CONNECTIONS: { type: 'integer', minimum: 1, maximum: 1_000_000, default: SERVER_LIMITS.maxConnections },
-    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
+    TELEGRAM_RUN_WORKER: { type: 'boolean', default: true },
+    WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 100, default: 10 },
+    WORKER_LOST_AFTER_MS: { type: 'integer', minimum: 1000, maximum: 3_600_000, default: 60_000 },
+    TELEGRAM_HANDLER_MAX_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 25, default: 5 },
+    // At least 48 h: Telegram keeps an undelivered update for 24 h, and a redelivery must still be
+    // recognised after that, with a margin for clocks and outages.
+    TELEGRAM_UPDATE_RETENTION_HOURS: { type: 'integer', minimum: 48, maximum: 8760, default: 48 }
   }
 } as const
 
@@ -64,6 +73,25 @@ export interface RawEnv {
   HOST: string
   HTTP_MAX_CONNECTIONS: number
   LOG_LEVEL: string
+  DATABASE_URL?: string
+  TELEGRAM_RUN_WORKER: boolean
+  WORKER_CONCURRENCY: number
+  WORKER_LOST_AFTER_MS: number
+  TELEGRAM_HANDLER_MAX_ATTEMPTS: number
+  TELEGRAM_UPDATE_RETENTION_HOURS: number
+}
+
+/** Durable mode's settings (DATABASE_URL set); undefined in the in-process mode. */
+export interface DurableConfig {
+  databaseUrl: string
+  /** Run the worker inside the web process too (TELEGRAM_RUN_WORKER, default true). */
+  runWorker: boolean
+  workerConcurrency: number
+  /** A worker silent for this long is taken for dead: its jobs and chats are unlocked. */
+  workerLostAfterMs: number
+  /** Runs of a throwing handler, at most, before its update is kept as failed. */
+  handlerMaxAttempts: number
+  retentionHours: number
 }
 
 export interface Config {
@@ -89,6 +117,7 @@ export interface Config {
   /** Open HTTP connections, at most (HTTP_MAX_CONNECTIONS); not Telegram's max_connections. */
   httpMaxConnections: number
   logLevel: string
+  durable: DurableConfig | undefined
 }
 
 export class ConfigError extends Error {
@@ -96,6 +125,46 @@ export class ConfigError extends Error {
     super(`${variable} ${rule}`)
     this.name = 'ConfigError'
   }
+}
+
+interface SchemaError { instancePath?: string, keyword?: string, message?: string, params?: { missingProperty?: string } }
+
+// What a pattern means, in words (ajv would print the regular expression).
+const PATTERN_RULES: Record<string, string> = {
+  TELEGRAM_BOT_TOKEN: 'must look like 123456789:AAE... (digits, a colon, then letters, digits, _ or -), as @BotFather gives it',
+  TELEGRAM_WEBHOOK_SECRET: 'must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram\'s rule for secret_token)',
+  DATABASE_URL: 'must start with postgres:// or postgresql://, e.g. postgres://USER:PASSWORD@HOST:5432/DATABASE'
+}
+
+/** @fastify/env's schema failure, as one ConfigError naming the variable and the rule. */
+export function toConfigError (err: unknown): Error {
+  const errors = (err as { errors?: SchemaError[] }).errors
+  const first = errors?.[0]
+  if (first === undefined) return err instanceof Error ? err : new Error(String(err))
+  const variable = first.params?.missingProperty ?? first.instancePath?.replace(/^\//, '') ?? 'environment'
+  if (first.keyword === 'required') return new ConfigError(variable, 'is required')
+  const rule = first.keyword === 'pattern' ? PATTERN_RULES[variable] : undefined
+  return new ConfigError(variable, rule ?? first.message ?? 'is invalid')
+}
+
+export function setValues (env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== '') out[key] = value
+  return out
+}
+
+/**
+ * The configuration without Fastify, for the worker process and the admin CLI: the same schema
+ * through env-schema (what @fastify/env runs), the same blanks dropped, the same errors.
+ */
+export function loadConfig (env: Record<string, string | undefined>, role: Role): Config {
+  let raw: RawEnv
+  try {
+    raw = envSchemaLoad({ schema: envSchema, data: setValues(env), env: false, dotenv: false }) as unknown as RawEnv
+  } catch (err) {
+    throw toConfigError(err)
+  }
+  return resolveConfig(raw, role)
 }
 
 /** Telegram accepts plain http and any port only from a local Bot API server. */
@@ -155,8 +224,30 @@ function httpsUrlProblem (url: string): string | undefined {
   }
 }
 
+/** Who reads the configuration: a worker process needs no webhook URL of its own. */
+export type Role = 'server' | 'worker'
+
+function durableConfig (env: RawEnv): DurableConfig | undefined {
+  const url = env.DATABASE_URL
+  if (url === undefined) return undefined
+  try {
+    // eslint-disable-next-line no-new
+    new URL(url)
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'must be a URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE')
+  }
+  return {
+    databaseUrl: url,
+    runWorker: env.TELEGRAM_RUN_WORKER,
+    workerConcurrency: env.WORKER_CONCURRENCY,
+    workerLostAfterMs: env.WORKER_LOST_AFTER_MS,
+    handlerMaxAttempts: env.TELEGRAM_HANDLER_MAX_ATTEMPTS,
+    retentionHours: env.TELEGRAM_UPDATE_RETENTION_HOURS
+  }
+}
+
 /** The cross-field rules and derived values; the schema has already checked each variable alone. */
-export function resolveConfig (env: RawEnv): Config {
+export function resolveConfig (env: RawEnv, role: Role = 'server'): Config {
   const apiRoot = env.TELEGRAM_API_ROOT.replace(/\/+$/, '')
   try {
     const root = new URL(apiRoot)
@@ -167,7 +258,7 @@ export function resolveConfig (env: RawEnv): Config {
 
   // Empty strings never get here: buildApp drops them before the schema (compose env_file blanks).
   const webhookUrl = env.TELEGRAM_WEBHOOK_URL
-  if (env.TELEGRAM_USE_WEBHOOK && webhookUrl === undefined) {
+  if (env.TELEGRAM_USE_WEBHOOK && webhookUrl === undefined && role === 'server') {
     throw new ConfigError('TELEGRAM_WEBHOOK_URL', `is required in webhook mode (TELEGRAM_USE_WEBHOOK=true): the public https:// URL Telegram posts to, ending in ${WEBHOOK_PATH_SUFFIX}`)
   }
   if (webhookUrl !== undefined) {
@@ -197,7 +288,8 @@ export function resolveConfig (env: RawEnv): Config {
     port: env.PORT,
     host: env.HOST,
     httpMaxConnections: env.HTTP_MAX_CONNECTIONS,
-    logLevel: env.LOG_LEVEL
+    logLevel: env.LOG_LEVEL,
+    durable: durableConfig(env)
   }
 }
 
@@ -206,5 +298,10 @@ export function secretsOf (config: Config): string[] {
   const token = config.botToken
   const secrets = [token, token.slice(token.indexOf(':') + 1), encodeURIComponent(token), config.webhookSecret]
   if (config.adminToken !== undefined) secrets.push(config.adminToken)
+  if (config.durable !== undefined) {
+    // The URL carries the database password, itself and percent-encoded.
+    const password = new URL(config.durable.databaseUrl).password
+    secrets.push(config.durable.databaseUrl, password, decodeURIComponent(password))
+  }
   return [...new Set(secrets.filter((s) => s.length >= 8))]
 }

@@ -5,6 +5,8 @@ import { pathToFileURL } from 'node:url'
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from './app.js'
+import { DATABASE_START_TIMEOUT_MS } from './durable/store.js'
+import { workerFor, type UpdateWorker } from './durable/worker.js'
 import { ConfigError, KNOWN_UPDATE_TYPES } from './config.js'
 import { withoutTokens } from './telegram/errors.js'
 import { checkToken, ensureWebhook, guardPolling, StartupError, type RetryOptions } from './telegram/startup.js'
@@ -27,7 +29,8 @@ export interface RunningService {
 
 export async function startService (options: StartOptions): Promise<RunningService> {
   const app = await buildApp(options)
-  const { config, bot, ingress, poller, log } = app
+  const { config, bot, ingress, poller, log, store } = app
+  let worker: UpdateWorker | undefined
   const retry: RetryOptions = { ...options.retry, ...(options.signal !== undefined && { signal: options.signal }) }
   const unknownTypes = config.allowedUpdates?.filter((type) => !KNOWN_UPDATE_TYPES.has(type)) ?? []
   if (unknownTypes.length > 0) log.warn({ unknown: unknownTypes }, 'TELEGRAM_ALLOWED_UPDATES names update types this version does not know; a typo means those updates never arrive')
@@ -35,6 +38,14 @@ export async function startService (options: StartOptions): Promise<RunningServi
   try {
     const me = await checkToken(bot.telegram, log, retry)
     bot.botInfo = me
+    if (store !== undefined && config.durable !== undefined) {
+      // Tables first: the webhook's first update needs them. Several replicas may start together.
+      await store.migrateWhenReachable(DATABASE_START_TIMEOUT_MS, options.signal)
+      if (config.durable.runWorker) {
+        worker = workerFor(config.durable, bot, log)
+        await worker.start()
+      }
+    }
     if (config.useWebhook && config.webhookUrl !== undefined) {
       const { changed } = await ensureWebhook(bot.telegram, {
         url: config.webhookUrl,
@@ -51,6 +62,7 @@ export async function startService (options: StartOptions): Promise<RunningServi
     const mode = config.useWebhook ? 'webhook' : 'polling'
     log.info({ mode, bot: me.username, ...webhookFields, admin_routes: config.adminToken !== undefined }, `Telegram Bot initialized (${mode} mode): @${me.username}`)
   } catch (err) {
+    await worker?.stop()
     await app.close()
     throw err
   }
@@ -67,7 +79,12 @@ export async function startService (options: StartOptions): Promise<RunningServi
       ingress.close()
       await poller?.stop()
       const finished = await Promise.race([
-        Promise.all([app.close(), ingress.drain(config.shutdownTimeoutMs)]).then(([, drained]) => drained),
+        // The worker last: its running jobs finish (graphile-worker's graceful shutdown); a job cut
+        // short is taken again by another worker, or by this one after the restart.
+        Promise.all([app.close(), ingress.drain(config.shutdownTimeoutMs)]).then(async ([, drained]) => {
+          await worker?.stop()
+          return drained
+        }),
         // Unref'd: a finished shutdown must not keep the process alive for the rest of the timeout.
         sleep(config.shutdownTimeoutMs, false, { ref: false })
       ])

@@ -6,8 +6,26 @@ import { ChatQueue, chatKeyOf } from './chat-queue.js'
 import { Deadlines } from './deadlines.js'
 import { MemoryDedupe, type UpdateDedupe } from './dedupe.js'
 
-/** What the webhook should answer: 'closed' is the only outcome that is not a 200. */
-export type AcceptOutcome = 'handled' | 'acked-early' | 'duplicate' | 'closed'
+/**
+ * What the webhook should answer. 'closed' (shutting down) and 'unavailable' (durable mode: the
+ * database failed) are not 200s, so Telegram keeps the update and sends it again.
+ * 'stored' is durable mode's 200: committed, the bot runs it later.
+ */
+export type AcceptOutcome = 'handled' | 'acked-early' | 'stored' | 'duplicate' | 'closed' | 'unavailable'
+
+/**
+ * What the webhook, the poller and the process see of an ingress: this in-process one, or durable
+ * mode's (durable/ingress.ts), which stores the update instead of running the bot.
+ */
+export interface UpdateIngress {
+  accept: (update: Update) => Promise<AcceptOutcome>
+  readonly closed: boolean
+  /** Updates taken and not finished (in durable mode: not committed yet). */
+  readonly inFlight: number
+  close: () => void
+  drain: (timeoutMs: number) => Promise<boolean>
+  readonly stats: Readonly<Record<string, number>>
+}
 
 export type UpdateHandler = (update: Update) => Promise<void>
 
@@ -30,7 +48,7 @@ export interface IngressOptions {
   dedupe?: UpdateDedupe
 }
 
-export interface IngressStats {
+export interface IngressStats extends Record<string, number> {
   accepted: number
   duplicates: number
   failed: number
@@ -68,7 +86,7 @@ export function updateTypeOf (update: Update): string {
   return 'unknown'
 }
 
-export class Ingress {
+export class Ingress implements UpdateIngress {
   readonly #handle: UpdateHandler
   readonly #log: Log
   readonly #budgets: Deadlines

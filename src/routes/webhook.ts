@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Update } from 'telegraf/types'
-import type { AcceptOutcome, Ingress } from '../ingress/ingress.js'
+import type { AcceptOutcome, UpdateIngress } from '../ingress/ingress.js'
 import { RepeatedWarning } from '../logger.js'
 import { methodNotAllowed, sendError } from './http-errors.js'
 import { secretMatcher } from './secure-compare.js'
@@ -16,7 +16,7 @@ export const SECRET_HEADER = 'x-telegram-bot-api-secret-token'
 export const TRUSTED_PROXIES = ['loopback', 'uniquelocal']
 
 export interface WebhookOptions {
-  ingress: Ingress
+  ingress: UpdateIngress
   secret: string
   /** How often a wrong-secret warning is written, at most (tests shorten it). */
   warningIntervalMs?: number
@@ -80,6 +80,11 @@ export async function webhookRoutes (app: FastifyInstance, { ingress, secret, wa
     if (outcome === 'closed') {
       // Not a 2xx, so Telegram keeps the update and sends it again (to us after a restart).
       sendError(reply.header('retry-after', RETRY_AFTER_SECONDS), 503, 'Shutting down: Telegram will deliver this update again')
+      return
+    }
+    if (outcome === 'unavailable') {
+      // Durable mode, and the update could not be committed: never a 200 for it.
+      sendError(reply.header('retry-after', RETRY_AFTER_SECONDS), 503, 'Database unavailable: the update was not stored; Telegram will deliver it again')
       return
     }
     if (outcome === 'duplicate') request.log.info({ update_id: update.update_id }, 'redelivered update acknowledged, not handled again')

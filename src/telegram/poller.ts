@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Log } from '../logger.js'
 import type { Telegram } from 'telegraf'
 import type { Update } from 'telegraf/types'
-import type { Ingress } from '../ingress/ingress.js'
+import type { UpdateIngress } from '../ingress/ingress.js'
 import { describeError, telegramCode } from './errors.js'
 import { retryDelayMs, StartupError } from './startup.js'
 
@@ -35,7 +35,7 @@ export class Poller {
 
   constructor (
     private readonly telegram: Telegram,
-    private readonly ingress: Ingress,
+    private readonly ingress: UpdateIngress,
     private readonly log: Log,
     private readonly options: PollerOptions
   ) {}
@@ -80,9 +80,16 @@ export class Poller {
         continue
       }
       for (const update of updates) {
+        const outcome = await this.ingress.accept(update)
+        if (outcome === 'closed') return
+        if (outcome === 'unavailable') {
+          // Durable mode with the database down: not confirmed, so the next getUpdates (after a
+          // pause) returns this update again.
+          await sleep(retryDelay, undefined, { signal }).catch(() => {})
+          break
+        }
         // The next getUpdates with offset = id + 1 confirms everything before it to Telegram.
         offset = update.update_id + 1
-        if (await this.ingress.accept(update) === 'closed') return
       }
     }
   }
