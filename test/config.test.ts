@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { buildApp } from '../src/app.js'
-import { ConfigError, deriveWebhookSecret, SECRET_TOKEN_PATTERN } from '../src/config.js'
+import { ConfigError, deriveWebhookSecret, loadConfig, SECRET_TOKEN_PATTERN, secretsOf } from '../src/config.js'
 import { FAKE_TOKEN } from './helpers/bot-api.js'
 import { LogCapture } from './helpers/log-capture.js'
 
@@ -114,4 +114,33 @@ t.test('every invalid value is refused with the variable and the rule', async (t
   await rejects(t, { ...valid, TELEGRAM_API_ROOT: 'ftp://example.com' }, 'TELEGRAM_API_ROOT', /http:\/\/ or https:\/\//)
   await rejects(t, { ...valid, PORT: '70000' }, 'PORT', /<= 65535/)
   await rejects(t, { ...valid, LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /allowed values/)
+})
+
+t.test('durable mode: DATABASE_URL and its settings, checked like the rest; its password is a secret', async (t) => {
+  t.equal((await configOf(valid)).durable, undefined, 'no DATABASE_URL: the in-process mode')
+  const url = 'postgres://ingress:pa%24%24-word-1234@db.internal:5432/ingress'
+  const config = await configOf({ ...valid, DATABASE_URL: url, WORKER_CONCURRENCY: '4', TELEGRAM_RUN_WORKER: 'false' })
+  t.same(config.durable, { databaseUrl: url, runWorker: false, workerConcurrency: 4, workerLostAfterMs: 60_000, handlerMaxAttempts: 5, retentionHours: 48 })
+  t.ok(secretsOf(config).includes('pa$$-word-1234') && secretsOf(config).includes('pa%24%24-word-1234') && secretsOf(config).includes(url), 'the password, raw and encoded, and the URL are scrubbed')
+
+  await rejects(t, { ...valid, DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL', /must start with postgres:\/\//)
+  await rejects(t, { ...valid, DATABASE_URL: 'postgres://a b' }, 'DATABASE_URL', /must be a URL/)
+  await rejects(t, { ...valid, TELEGRAM_UPDATE_RETENTION_HOURS: '24' }, 'TELEGRAM_UPDATE_RETENTION_HOURS', />= 48/)
+  await rejects(t, { ...valid, WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY', />= 1/)
+  await rejects(t, { ...valid, TELEGRAM_HANDLER_MAX_ATTEMPTS: '26' }, 'TELEGRAM_HANDLER_MAX_ATTEMPTS', /<= 25/)
+
+  // The worker process reads the same schema without Fastify, and needs no webhook URL.
+  t.equal(loadConfig({ TELEGRAM_BOT_TOKEN: FAKE_TOKEN, DATABASE_URL: url }, 'worker').durable?.databaseUrl, url)
+  t.throws(() => loadConfig({ TELEGRAM_BOT_TOKEN: FAKE_TOKEN, DATABASE_URL: 'x' }, 'worker'), new ConfigError('DATABASE_URL', 'must start with postgres:// or postgresql://, e.g. postgres://USER:PASSWORD@HOST:5432/DATABASE'))
+  t.throws(() => loadConfig({ TELEGRAM_BOT_TOKEN: FAKE_TOKEN }, 'server'), ConfigError)
+})
+
+t.test('a log line with the database password is scrubbed', async (t) => {
+  const logs = new LogCapture()
+  const url = 'postgres://ingress:db-password-for-tests-77@127.0.0.1:1/ingress'
+  const app = await buildApp({ env: { ...valid, DATABASE_URL: url }, logStream: logs })
+  app.log.error({ err: new Error(`connect failed for ${url}`) }, 'password db-password-for-tests-77 seen')
+  await app.close()
+  t.notOk(logs.text.includes('db-password-for-tests-77'), 'never in a log line')
+  t.ok(logs.text.includes('[redacted]'), 'replaced by the redaction mark')
 })
