@@ -88,7 +88,7 @@ export async function startService (options: StartOptions): Promise<RunningServi
         // Unref'd: a finished shutdown must not keep the process alive for the rest of the timeout.
         sleep(config.shutdownTimeoutMs, false, { ref: false })
       ])
-      if (finished) log.info('shutdown complete: every taken update was handled')
+      if (finished) log.info(store === undefined ? 'shutdown complete: every taken update was handled' : 'shutdown complete: every taken update was stored, and the running jobs finished')
       else log.warn({ unfinished: ingress.inFlight }, `shutdown: handlers still running after ${config.shutdownTimeoutMs} ms were abandoned`)
     })()
     return stopping
