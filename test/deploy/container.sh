@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The deployment as a user runs it, with real containers (issue 11): the Dockerfile built and run
 # alone, then `docker-compose up -d --build` of docker-compose.yml with a .env made from
-# .env.example, Caddy in front, the sandbox's Bot API emulator in Telegram's place.
+# .env.example, Caddy in front, the sandbox's Bot API emulator in Telegram's place; then durable
+# mode (issue 14): `docker-compose --profile durable up -d --build`, Postgres and a worker added,
+# two ingress replicas behind Caddy.
 #
 # No container registry is reachable here, so the base images the Dockerfile and the compose file
 # name are built first, as stand-ins tagged with the official names, and every build runs with
@@ -13,7 +15,7 @@
 # what podman makes outside that folder (firewall chains, files in /run) goes when this run made it.
 #
 # Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian); DEPLOY_TEST_CACHE, a folder
-# that keeps the Debian root file system and the npm tarballs between runs (developers; CI has none).
+# that keeps the Debian root file systems and the npm tarballs between runs (developers; CI has none).
 set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -25,6 +27,7 @@ TOKEN='123456789:TEST-container-deploy-not-a-real-token'
 SITE=bot.test
 NODE_IMAGE=docker.io/library/node:24-trixie-slim
 CADDY_IMAGE=docker.io/library/caddy:2
+POSTGRES_IMAGE=docker.io/library/postgres:17
 # The drain the image defaults to (SHUTDOWN_TIMEOUT_MS): docker stop must end within it.
 DRAIN_MS=8000
 
@@ -33,6 +36,8 @@ STEP='start'
 STEP_T0=$SECONDS
 W=''
 SERVICE_PID=''
+# A docker-compose up left in the background (it waits for a health check that this script runs).
+UP_PID=''
 # What podman as root makes outside the folders its configuration names (nothing in 4.3 moves
 # them): containers/image's blob-info cache, the IP allocations and DNS state netavark shares
 # between all root podman instances, runc's and the network namespaces' folders, the lock segment.
@@ -95,6 +100,10 @@ cleanup () {
   exec 1>&3 2>&4
   [ -n "$W" ] || exit "$rc"
   [ "$rc" -ne 0 ] && dump_logs
+  if [ -n "$UP_PID" ]; then
+    kill "$UP_PID" 2>/dev/null
+    wait "$UP_PID" 2>/dev/null
+  fi
   podman rm --all --force --time 0 >/dev/null 2>&1
   podman network prune --force >/dev/null 2>&1
   podman volume prune --force >/dev/null 2>&1
@@ -258,7 +267,8 @@ else
   quietly debootstrap debootstrap --variant=minbase trixie "$root" "$DEBIAN_MIRROR"
   # What the official slim image leaves out too: the package cache and lists, docs, man pages.
   rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
-  [ -z "${DEPLOY_TEST_CACHE:-}" ] || tar -C "$root" -cf "$cache/trixie-minbase.tar" .
+  # Kept for the postgres stand-in too (in the temp folder when there is no cache).
+  tar -C "$root" -cf "$cache/trixie-minbase.tar" .
 fi
 # Node from the npm registry's build of the official binary; npm from its own package.
 # The last file a glob names; status 1 when it names none (the glob stays as written).
@@ -317,6 +327,51 @@ quietly caddy-import import_dir "$root" "$CADDY_IMAGE" \
   --change 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
 rm -rf "$root" "$W/busybox" "$W"/busybox-static_*.deb
 passed "Debian's caddy $(caddy version | cut -d' ' -f1) with busybox wget"
+
+# ---------------------------------------------------------------------------------------------
+begin "stand-in $POSTGRES_IMAGE"
+root=$W/postgres-root
+mkdir -p "$root"
+if [ -f "$cache/trixie-postgresql-17.tar" ]; then
+  tar -C "$root" -xf "$cache/trixie-postgresql-17.tar"
+else
+  tar -C "$root" -xf "$cache/trixie-minbase.tar"
+  # Debian's PostgreSQL 17 on the same trixie root, as the official image installs its own: the
+  # package makes no cluster (the entry point makes one in PGDATA) and starts nothing.
+  mkdir -p "$root/etc/postgresql-common/createcluster.d"
+  echo 'create_main_cluster = false' >"$root/etc/postgresql-common/createcluster.d/stand-in.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # (TMPDIR names a folder outside the chroot.)
+  in_root () { TMPDIR=/tmp DEBIAN_FRONTEND=noninteractive chroot "$root" "$@"; }
+  install_postgresql () {
+    in_root apt-get update && in_root apt-get install -y --no-install-recommends postgresql-17 && in_root apt-get clean
+  }
+  quietly apt-postgresql install_postgresql
+  rm -rf "$root/usr/sbin/policy-rc.d" "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
+  # What no server here runs, 330 of the 510 MB, so the import is that much shorter: the JIT
+  # (LLVM and Z3; without its library PostgreSQL plans without JIT), translations, Perl's modules
+  # (for Debian's pg_ctlcluster wrappers; the entry point calls the binaries).
+  rm -rf "$root"/usr/lib/x86_64-linux-gnu/libLLVM* "$root"/usr/lib/x86_64-linux-gnu/libz3.* \
+    "$root"/usr/lib/postgresql/17/lib/llvmjit* "$root"/usr/lib/postgresql/17/lib/bitcode \
+    "$root"/usr/share/locale/* "$root"/usr/share/perl "$root"/usr/lib/x86_64-linux-gnu/perl
+  [ -z "${DEPLOY_TEST_CACHE:-}" ] || tar -C "$root" -cf "$cache/trixie-postgresql-17.tar" .
+fi
+# The official image's layout: PGDATA (its VOLUME) and the socket folder, the postgres user's.
+postgres_owner=$(awk -F: '$1 == "postgres" { print $3 ":" $4 }' "$root/etc/passwd")
+[ -n "$postgres_owner" ] || fail 'the postgresql-17 package made no postgres user'
+install -d -o "${postgres_owner%:*}" -g "${postgres_owner#*:}" -m 0700 "$root/var/lib/postgresql/data"
+install -d -o "${postgres_owner%:*}" -g "${postgres_owner#*:}" -m 3777 "$root/var/run/postgresql"
+install -m 0755 "$REPO/test/deploy/postgres-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+postgres_version=$(chroot "$root" /usr/lib/postgresql/17/bin/postgres --version)
+quietly postgres-import import_dir "$root" "$POSTGRES_IMAGE" \
+  --change 'ENV PATH=/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV PG_MAJOR=17' --change 'ENV PGDATA=/var/lib/postgresql/data' --change 'ENV LANG=C.UTF-8' \
+  --change 'VOLUME /var/lib/postgresql/data' --change 'EXPOSE 5432' --change 'STOPSIGNAL SIGINT' \
+  --change 'ENTRYPOINT ["docker-entrypoint.sh"]' --change 'CMD ["postgres"]'
+rm -rf "$root"
+passed "Debian trixie with PostgreSQL ${postgres_version#postgres (PostgreSQL) }, test/deploy/postgres-entrypoint.sh as its entry point"
 
 # ---------------------------------------------------------------------------------------------
 begin 'project folder as a user has it'
@@ -410,6 +465,10 @@ ingress_id () { docker-compose ps -q ingress; }
 caddy_id () { docker-compose ps -q caddy; }
 # How many times the ingress called `method` at the emulator.
 calls () { curl -sf --max-time 10 "$CONTROL/calls?method=$1" | json 'v.result.length'; }
+# The compose services that have a running container, sorted, on one line.
+running_services () {
+  podman ps --format '{{index .Labels "com.docker.compose.service"}}' | sort -u | tr '\n' ' '
+}
 
 # ---------------------------------------------------------------------------------------------
 begin 'docker-compose up -d --build'
@@ -422,7 +481,10 @@ ingress_steady () {
 }
 webhook_info_ok () { ingress_steady; site GET /api/telegram/webhook-info; [ "$STATUS" = 200 ]; }
 wait_for 90 webhook_info_ok || { site GET /api/telegram/webhook-info; fail "webhook-info through Caddy answered $STATUS, not 200, after 90 s: ${BODY:0:300}"; }
-passed "$(docker-compose ps --services | sort | tr '\n' ' ')up; webhook-info through Caddy 200"
+services=$(running_services)
+# Durable mode's postgres and worker belong to a profile: off unless asked for.
+[ "$services" = 'backend bot-api caddy ingress ' ] || fail "running services: $services(want backend bot-api caddy ingress)"
+passed "${services}up, no postgres or worker; webhook-info through Caddy 200"
 
 # ---------------------------------------------------------------------------------------------
 begin 'the site through Caddy'
@@ -495,3 +557,150 @@ restarted () { [ "$(calls getMe)" -gt "$get_me_before" ] && webhook_info_ok; }
 wait_for 90 restarted || fail "the ingress did not start again (getMe calls: $(calls getMe), before $get_me_before; webhook-info $STATUS)"
 [ "$(calls setWebhook)" = "$set_webhook_before" ] || fail "the second start called setWebhook: $(calls setWebhook) calls, before $set_webhook_before"
 passed "started again, setWebhook calls still $set_webhook_before"
+
+# ---------------------------------------------------------------------------------------------
+begin 'durable mode: .env as the README says'
+# DATABASE_URL as .env.example's comment shows it, with the password filled in, and that password.
+# TELEGRAM_RUN_WORKER=false: the web processes only store updates, so a reply proves that the
+# worker container handled the update.
+PG_PASSWORD=$(node -p 'require("node:crypto").randomBytes(16).toString("hex")')
+example_url=$(sed -n 's/^# DATABASE_URL=//p' .env.example)
+[[ $example_url == postgres://*PASSWORD* ]] || fail ".env.example shows no DATABASE_URL=postgres://...PASSWORD... to copy: '$example_url'"
+sed -i -e "s|^DATABASE_URL=.*|DATABASE_URL=${example_url/PASSWORD/$PG_PASSWORD}|" \
+  -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$PG_PASSWORD|" \
+  -e 's|^TELEGRAM_RUN_WORKER=.*|TELEGRAM_RUN_WORKER=false|' .env
+changed=$(diff .env.example .env | grep -c '^>' || true)
+[ "$changed" = 7 ] || fail ".env differs from .env.example in $changed lines, not 7 (the 4 REQUIRED ones, DATABASE_URL, POSTGRES_PASSWORD, TELEGRAM_RUN_WORKER)"
+passed "DATABASE_URL=${example_url/PASSWORD/<hex>}, POSTGRES_PASSWORD, TELEGRAM_RUN_WORKER=false"
+
+# ---------------------------------------------------------------------------------------------
+begin 'docker-compose --profile durable up -d --build --scale ingress=2'
+postgres_id () { podman ps -q --filter label=com.docker.compose.service=postgres; }
+worker_id () { podman ps -aq --filter label=com.docker.compose.service=worker; }
+ingress_ids () { podman ps -q --filter label=com.docker.compose.service=ingress; }
+# compose starts the worker once Postgres's health check passes, and waits for it: with no
+# systemd, podman runs no check by itself, so this script runs them while compose waits in the
+# background (a failed one within the compose file's 30 s start_period does not count).
+docker-compose --profile durable up -d --build --scale ingress=2 >"$W/logs/compose-up-durable.log" 2>&1 &
+UP_PID=$!
+postgres_checked () {
+  local id
+  id=$(postgres_id)
+  kill -0 "$UP_PID" 2>/dev/null || [ -n "$id" ] || return 0
+  [ -n "$id" ] && podman healthcheck run "$id" >/dev/null 2>&1
+}
+wait_for 150 postgres_checked || fail "Postgres was not healthy within 150 s ($(podman healthcheck run "$(postgres_id)" 2>&1))"
+up_rc=0
+wait "$UP_PID" || up_rc=$?
+UP_PID=''
+if [ "$up_rc" -ne 0 ]; then
+  tail -n 40 "$W/logs/compose-up-durable.log" >&2
+  fail "docker-compose --profile durable up failed (exit $up_rc; its last lines are above)"
+fi
+services=$(running_services)
+[ "$services" = 'backend bot-api caddy ingress postgres worker ' ] || fail "running services: $services(want backend bot-api caddy ingress postgres worker)"
+published=$(podman port "$(postgres_id)")
+[ -z "$published" ] || fail "postgres is published on the host: $published"
+# The web processes started next to a Postgres that was still running initdb, and retried; a
+# crash would show as a restart.
+replicas_steady () {
+  local id state count=0
+  for id in $(ingress_ids) $(worker_id); do
+    state=$(podman inspect -f '{{.Name}} {{.State.Status}} {{.RestartCount}}' "$id")
+    [[ $state == *' running 0' ]] || fail "not running steadily (name, status, restarts): $state"
+    count=$((count + 1))
+  done
+  [ "$count" = 3 ] || fail "$count ingress and worker containers, not 3"
+}
+durable_ok () {
+  replicas_steady
+  site GET /api/telegram/webhook-info
+  [ "$STATUS" = 200 ] && [ "$(json 'v.database?.ok' <<<"$BODY")" = true ]
+}
+wait_for 90 durable_ok || fail "webhook-info through Caddy answered $STATUS, not 200 with database ok, after 90 s: ${BODY:0:300}"
+database=$(json 'JSON.stringify(v.database)' <<<"$BODY")
+passed "${services}up (ingress x2, postgres published nowhere), no restarts; webhook-info through Caddy 200, database $database"
+
+# ---------------------------------------------------------------------------------------------
+begin 'durable mode: health checks of postgres and both ingress replicas'
+healthy "$(postgres_id)" postgres
+for id in $(ingress_ids); do healthy "$id" "ingress $(podman inspect -f '{{.Name}}' "$id")"; done
+passed 'pg_isready, and admin-cli.js webhook-info in each replica (its own port, its own database check)'
+
+# ---------------------------------------------------------------------------------------------
+begin 'durable mode: an update through Caddy, stored, handled by the worker container'
+# The bot's messages in the emulator's default chat so far; a reply is the next one.
+sent_count () { curl -sf --max-time 10 "$CONTROL/sent?chat_id=$chat_id" | json 'v.result.length'; }
+last_delivery () { curl -sf --max-time 10 "$CONTROL/deliveries" | json 'const d = v.result.at(-1); `${v.result.length} ${d.status ?? d.error}`'; }
+inject_start () {
+  http POST "$CONTROL/inject" -H 'content-type: application/json' --data '{"kind":"command","command":"start"}'
+  expect_status 200 'the emulator control API (inject /start)'
+  [ "$(json 'v.result.message.chat.id' <<<"$BODY")" = "$chat_id" ] || fail 'the update went to another chat'
+}
+deliveries_before=$(last_delivery)
+since=$(sent_count)
+inject_start
+http GET "$CONTROL/wait?chat_id=$chat_id&since=$since&count=1&timeout_ms=20000"
+expect_status 200 "waiting for the worker's reply"
+reply=$(json 'v.result[0].message.text' <<<"$BODY")
+[[ $reply == Welcome* ]] || fail "the bot's reply is not the welcome: $reply"
+delivery=$(last_delivery)
+[ "$delivery" = "$((${deliveries_before%% *} + 1)) 200" ] || fail "the last webhook delivery is [$delivery], want one more than [$deliveries_before], answered 200"
+passed "/start answered 200 by an ingress replica; reply from the worker: \"${reply:0:40}...\""
+
+# ---------------------------------------------------------------------------------------------
+begin 'durable mode: an update while no worker runs waits in Postgres'
+worker=$(worker_id)
+started=$(millis)
+quietly compose-stop-worker docker-compose --profile durable stop worker
+stop_ms=$(($(millis) - started))
+state=$(podman inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$worker")
+[ "$state" = 'exited 0' ] || fail "the worker after docker-compose stop: $state (want exited 0)"
+since=$(sent_count)
+deliveries_before=$(last_delivery)
+inject_start
+stored () { [ "$(last_delivery)" = "$((${deliveries_before%% *} + 1)) 200" ]; }
+wait_for 15 stored || fail "the update was not answered 200 without a worker: last delivery [$(last_delivery)]"
+jobs=$(docker-compose exec -T ingress node dist/admin-cli.js jobs 2>&1) || fail "docker-compose exec ingress node dist/admin-cli.js jobs: ${jobs:0:300}"
+# A reply now would come from a web process, which TELEGRAM_RUN_WORKER=false forbids.
+sleep 3
+[ "$(sent_count)" = "$since" ] || fail 'the bot replied while no worker ran: a web process handled the update'
+passed "answered 200, no reply in 3 s; worker stopped (exit 0) in $stop_ms ms; admin-cli.js jobs: $(tr '\n' ' ' <<<"$jobs" | cut -c1-160)"
+
+# ---------------------------------------------------------------------------------------------
+begin 'durable mode: the worker again, and the stored update handled'
+quietly compose-start-worker docker-compose --profile durable start worker
+http GET "$CONTROL/wait?chat_id=$chat_id&since=$since&count=1&timeout_ms=30000"
+expect_status 200 'waiting for the reply to the stored update'
+reply=$(json 'v.result[0].message.text' <<<"$BODY")
+[[ $reply == Welcome* ]] || fail "the bot's reply is not the welcome: $reply"
+passed "docker-compose start worker; the update stored while it was stopped got its reply"
+
+# ---------------------------------------------------------------------------------------------
+begin 'durable mode: one ingress replica stopped, Caddy goes to the other'
+# Caddy has one upstream, ingress:3000, a name with an address per replica: a dial that fails
+# (the stopped replica) goes on to the next address.
+stopped=$(ingress_ids | head -n 1)
+quietly stop-one-replica podman stop --time 15 "$stopped"
+for attempt in 1 2 3 4 5 6; do
+  site GET /api/telegram/webhook-info
+  expect_status 200 "webhook-info through Caddy with one replica stopped (request $attempt)"
+done
+since=$(sent_count)
+inject_start
+http GET "$CONTROL/wait?chat_id=$chat_id&since=$since&count=1&timeout_ms=20000"
+expect_status 200 'waiting for the reply with one replica stopped'
+[ "$(last_delivery | cut -d' ' -f2)" = 200 ] || fail "the delivery with one replica stopped: [$(last_delivery)]"
+passed "$(podman inspect -f '{{.Name}}' "$stopped") stopped; webhook-info 200 six times, an update answered 200 and replied to"
+
+# ---------------------------------------------------------------------------------------------
+begin 'docker-compose --profile durable stop'
+ids="$(podman ps -aq --filter label=com.docker.compose.service=ingress) $(worker_id) $(postgres_id)"
+started=$(millis)
+quietly compose-stop-durable docker-compose --profile durable stop
+stop_ms=$(($(millis) - started))
+for id in $ids; do
+  state=$(podman inspect -f '{{.Name}} {{.State.Status}} {{.State.ExitCode}}' "$id")
+  [[ $state == *' exited 0' ]] || fail "after docker-compose stop: $state (want exited 0)"
+done
+passed "the ingress replicas, the worker and postgres exited 0; the whole stack stopped in $stop_ms ms"
