@@ -31,12 +31,16 @@ export interface UpdateWorkerOptions {
   /** The first retry's delay; each next one doubles, up to maxRetryDelayMs. Default 1 s. */
   retryDelayMs?: number
   maxRetryDelayMs?: number
+  /** How often an idle worker looks for jobs nobody announced (tests lengthen it). Default: 2 s, or less. */
+  pollIntervalMs?: number
 }
 
 const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
 /** A Bot API 429's retry_after is waited for, up to this much (a bound on a job holding its chat). */
 const MAX_RETRY_AFTER_MS = 10 * 60_000
 const PRUNE_EVERY_MS = 60 * 60_000
+/** After a job completes: time enough for its completion (one short query) to commit. */
+const NUDGE_AFTER_MS = 5
 
 /** How long to wait before the handler's next run: Telegram's retry_after, or a doubling backoff with jitter. */
 export function retryDelayFor (err: unknown, attempt: number, baseMs: number, maxMs: number): number {
@@ -76,7 +80,15 @@ export class UpdateWorker {
     this.#pool = createPool(options.databaseUrl, options.concurrency + 3, options.log, 'worker')
     this.#store = new DurableStore(options.databaseUrl, options.log, { poolSize: 1, name: 'worker-admin' })
     this.#beatFailed = new RepeatedWarning(options.log, 'worker heartbeat failed (database unreachable?)')
-    this.#events.on('pool:create', ({ workerPool }) => { this.#poolId = workerPool.id })
+    this.#events.on('pool:create', ({ workerPool }) => {
+      this.#poolId = workerPool.id
+      // graphile-worker completes a job without waiting, then looks for the next one at once: the
+      // chat's queue is usually still locked then, and the chat's next update would wait for the
+      // poll. Once the completion has had time to commit, idle workers are told to look again.
+      this.#events.on('job:complete', () => {
+        setTimeout(() => { workerPool.nudge(1) }, NUDGE_AFTER_MS).unref()
+      })
+    })
   }
 
   get id (): string | undefined {
@@ -100,7 +112,7 @@ export class UpdateWorker {
       // Our process owns the signals (close-with-grace): stop() is called from there.
       noHandleSignals: true,
       // New jobs arrive by LISTEN/NOTIFY; polling only finds jobs unlocked by the sweep, and retries.
-      pollInterval: Math.min(2000, this.#beatMs),
+      pollInterval: this.#options.pollIntervalMs ?? Math.min(2000, this.#beatMs),
       taskList: { [TASK]: task },
       parsedCronItems: [],
       logger: graphileLogger(this.#log),

@@ -151,3 +151,17 @@ t.test('a Bot API 429 inside a handler: the job waits retry_after before the nex
   t.equal(at.length, 2)
   t.ok((at[1] ?? 0) - (at[0] ?? 0) >= 950, `the second run came ${(at[1] ?? 0) - (at[0] ?? 0)} ms later (retry_after 1 s)`)
 })
+
+t.test('a chat\'s stored backlog runs back to back, not one update per poll', async (t) => {
+  const pgs = await startPostgres(t)
+  if (pgs === undefined) return
+  const url = await pgs.createDatabase()
+  const store = await storeFor(t, url)
+  for (let id = 1; id <= 30; id++) await store.store(typedTextUpdate('x', 1, id))
+  const handled: number[] = []
+  // Polling once a minute: only the nudge after each completed job can keep the chat moving.
+  const worker = workerFor(t, url, async (update) => { handled.push(update.update_id) }, { pollIntervalMs: 60_000 })
+  await worker.start()
+  await waitUntil(() => handled.length === 30, 10_000, () => `handled ${handled.length} of 30`)
+  t.same(handled, Array.from({ length: 30 }, (_, i) => i + 1))
+})
