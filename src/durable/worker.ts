@@ -41,6 +41,8 @@ const MAX_RETRY_AFTER_MS = 10 * 60_000
 const PRUNE_EVERY_MS = 60 * 60_000
 /** After a job completes: time enough for its completion (one short query) to commit. */
 const NUDGE_AFTER_MS = 5
+/** How long a job's own query is tried again while the database does not answer. */
+const QUERY_RETRY_MS = 120_000
 
 /** How long to wait before the handler's next run: Telegram's retry_after, or a doubling backoff with jitter. */
 export function retryDelayFor (err: unknown, attempt: number, baseMs: number, maxMs: number): number {
@@ -66,9 +68,12 @@ export class UpdateWorker {
   #poolId: string | undefined
   #beatTimer: NodeJS.Timeout | undefined
   #pruneTimer: NodeJS.Timeout | undefined
+  #restartTimer: NodeJS.Timeout | undefined
+  #stopping = false
   /** No sweeping before this: after our own database trouble, the others need time to beat again. */
   #sweepFrom = 0
   readonly #beatFailed: RepeatedWarning
+  readonly #queryFailed: RepeatedWarning
   #handled = 0
   #failed = 0
 
@@ -80,6 +85,7 @@ export class UpdateWorker {
     this.#pool = createPool(options.databaseUrl, options.concurrency + 3, options.log, 'worker')
     this.#store = new DurableStore(options.databaseUrl, options.log, { poolSize: 1, name: 'worker-admin' })
     this.#beatFailed = new RepeatedWarning(options.log, 'worker heartbeat failed (database unreachable?)')
+    this.#queryFailed = new RepeatedWarning(options.log, 'a job\'s query failed (database unreachable?); trying again')
     this.#events.on('pool:create', ({ workerPool }) => {
       this.#poolId = workerPool.id
       // graphile-worker completes a job without waiting, then looks for the next one at once: the
@@ -105,19 +111,7 @@ export class UpdateWorker {
   }
 
   async start (): Promise<void> {
-    const task: Task = async (payload, helpers) => { await this.#runJob(payload as { update_id: number }, helpers) }
-    this.#runner = await run({
-      pgPool: this.#pool,
-      concurrency: this.#options.concurrency,
-      // Our process owns the signals (close-with-grace): stop() is called from there.
-      noHandleSignals: true,
-      // New jobs arrive by LISTEN/NOTIFY; polling only finds jobs unlocked by the sweep, and retries.
-      pollInterval: this.#options.pollIntervalMs ?? Math.min(2000, this.#beatMs),
-      taskList: { [TASK]: task },
-      parsedCronItems: [],
-      logger: graphileLogger(this.#log),
-      events: this.#events
-    })
+    await this.#startRunner()
     await this.#beat()
     this.#beatTimer = setInterval(() => { this.#beat().catch(() => {}) }, this.#beatMs)
     this.#beatTimer.unref()
@@ -127,11 +121,51 @@ export class UpdateWorker {
     this.#log.info({ worker_id: this.#poolId, concurrency: this.#options.concurrency, lost_after_ms: this.#options.lostAfterMs }, 'durable worker started')
   }
 
+  async #startRunner (): Promise<void> {
+    const task: Task = async (payload, helpers) => { await this.#runJob(payload as { update_id: number }, helpers) }
+    const runner = await run({
+      pgPool: this.#pool,
+      concurrency: this.#options.concurrency,
+      // Our process owns the signals (close-with-grace): stop() is called from there.
+      noHandleSignals: true,
+      // New jobs arrive by LISTEN/NOTIFY, and a chat's next job by the nudge (pool:create above);
+      // polling only finds jobs unlocked by the sweep, and retries.
+      pollInterval: this.#options.pollIntervalMs ?? Math.min(2000, this.#beatMs),
+      taskList: { [TASK]: task },
+      parsedCronItems: [],
+      logger: graphileLogger(this.#log),
+      events: this.#events,
+      // Batched (delay 0), a job's completion is retried through a database outage (20 tries over
+      // minutes); unbatched, graphile-worker 0.17 does not await it, and its failure is an
+      // unhandled rejection that ends the process.
+      preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } }
+    })
+    this.#runner = runner
+    // graphile-worker gives up on its pool after a completion failed past its retries (a long
+    // outage). Its locked jobs are this pool id's: a new runner takes a new id, and the old one's
+    // jobs are unlocked by the sweep like any lost worker's.
+    runner.promise.then(() => this.#runnerEnded(runner, undefined), (err: unknown) => this.#runnerEnded(runner, err))
+  }
+
+  #runnerEnded (runner: Runner, err: unknown): void {
+    if (this.#stopping || runner !== this.#runner) return
+    const lostId = this.#poolId
+    this.#log.error({ err, worker_id: lostId }, 'job runner ended on its own; starting a new one in 1 s (its jobs go to the sweep)')
+    this.#restartTimer = setTimeout(() => {
+      this.#pool.query(`delete from ${SCHEMA}.workers where id = $1`, [lostId]).catch(() => {})
+      this.#startRunner().then(async () => { await this.#beat() }, (e: unknown) => { this.#runnerEnded(runner, e) })
+    }, 1000)
+    this.#restartTimer.unref()
+  }
+
   /** Finishes the running jobs (graphile-worker's graceful shutdown), then leaves the heartbeat table. */
   async stop (): Promise<void> {
+    this.#stopping = true
+    clearTimeout(this.#restartTimer)
     clearInterval(this.#beatTimer)
     clearTimeout(this.#pruneTimer)
     this.#beatFailed.flush()
+    this.#queryFailed.flush()
     try {
       await this.#runner?.stop()
       if (this.#poolId !== undefined) await this.#pool.query(`delete from ${SCHEMA}.workers where id = $1`, [this.#poolId])
@@ -144,7 +178,7 @@ export class UpdateWorker {
   }
 
   async #runJob ({ update_id: updateId }: { update_id: number }, helpers: JobHelpers): Promise<void> {
-    const { rows: [row] } = await helpers.query<{ body: Update, state: string }>(`select body, state from ${SCHEMA}.updates where update_id = $1`, [updateId])
+    const { rows: [row] } = await this.#query<{ body: Update, state: string }>(helpers, `select body, state from ${SCHEMA}.updates where update_id = $1`, [updateId])
     if (row === undefined) {
       this.#log.warn({ update_id: updateId }, 'job for an update no longer stored; skipped')
       return
@@ -157,7 +191,7 @@ export class UpdateWorker {
     for (let attempt = 1; ; attempt++) {
       const err = await this.#runHandler(update)
       if (err === undefined) {
-        await helpers.query(`update ${SCHEMA}.updates set state = 'done', attempts = $2, last_error = null, finished_at = now() where update_id = $1`, [updateId, attempt])
+        await this.#query(helpers, `update ${SCHEMA}.updates set state = 'done', attempts = $2, last_error = null, finished_at = now() where update_id = $1`, [updateId, attempt])
         this.#handled++
         return
       }
@@ -166,13 +200,31 @@ export class UpdateWorker {
       if (last) {
         this.#failed++
         this.#log.error(fields, 'update handler failed; update kept as failed (admin-cli retry-failed runs it again), its chat goes on')
-        await helpers.query(`update ${SCHEMA}.updates set state = 'failed', attempts = $2, last_error = $3, finished_at = now() where update_id = $1`, [updateId, attempt, errorText(err)])
+        await this.#query(helpers, `update ${SCHEMA}.updates set state = 'failed', attempts = $2, last_error = $3, finished_at = now() where update_id = $1`, [updateId, attempt, errorText(err)])
         return
       }
       const delay = retryDelayFor(err, attempt, retryDelayMs, maxRetryDelayMs)
       this.#log.error({ ...fields, retry_in_ms: delay }, 'update handler failed; trying again (its chat waits)')
       // Aborted at shutdown: the job fails and graphile-worker takes it again later.
       await sleep(delay, undefined, { signal: helpers.abortSignal })
+    }
+  }
+
+  /**
+   * A query of the job's, tried again through a database outage, up to QUERY_RETRY_MS: a job that
+   * failed instead would give its chat's queue up (the chat's next update would overtake it), and a
+   * handler that ran but could not be marked done would run again.
+   */
+  async #query<R extends pg.QueryResultRow> (helpers: JobHelpers, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    const deadline = Date.now() + QUERY_RETRY_MS
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await helpers.query<R>(text, values)
+      } catch (err) {
+        if (Date.now() >= deadline || helpers.abortSignal.aborted) throw err
+        this.#queryFailed.note({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, job_id: helpers.job.id })
+        await sleep(Math.min(5000, 100 * 2 ** (attempt - 1)), undefined, { signal: helpers.abortSignal })
+      }
     }
   }
 
