@@ -38,7 +38,9 @@ export async function startWorker (options: WorkerProcessOptions): Promise<Runni
   installFeatures(bot, { log, miniAppUrl: config.miniAppUrl }, options.features)
   const retry: RetryOptions = { ...options.retry, ...(options.signal !== undefined && { signal: options.signal }) }
   bot.botInfo = await checkToken(bot.telegram, log, retry)
-  const store = new DurableStore(durable.databaseUrl, log, { poolSize: 1, name: 'migrate' })
+  // Two connections: migrate() holds one for its advisory lock while graphile-worker's
+  // runMigrations takes another from the same pool; with one, it waits for itself until timeout.
+  const store = new DurableStore(durable.databaseUrl, log, { poolSize: 2, name: 'migrate' })
   try {
     await store.migrateWhenReachable(DATABASE_START_TIMEOUT_MS, options.signal)
   } finally {

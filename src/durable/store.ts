@@ -108,7 +108,8 @@ export class DurableStore {
 
   /**
    * Our tables and graphile-worker's, created or brought up to date. Several processes may start
-   * together: each waits for the lock, and finds the work done by the first.
+   * together: each waits for the lock, and finds the work done by the first. Takes two of the
+   * pool's connections at once (the lock's, and graphile-worker's migrations').
    */
   async migrate (): Promise<void> {
     const client = await this.pool.connect()
