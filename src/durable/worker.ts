@@ -7,7 +7,7 @@
 //   its jobs and chats are unlocked with forceUnlockWorkers (on its own, graphile-worker waits hours).
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { run, type JobHelpers, type Runner, type Task, type WorkerEvents } from 'graphile-worker'
+import { run, type JobHelpers, type Runner, type Task, type WorkerEvents, type WorkerPool } from 'graphile-worker'
 import type pg from 'pg'
 import type { Telegraf } from 'telegraf'
 import type { Update } from 'telegraf/types'
@@ -43,6 +43,8 @@ const PRUNE_EVERY_MS = 60 * 60_000
 const NUDGE_AFTER_MS = 5
 /** How long a job's own query is tried again while the database does not answer. */
 const QUERY_RETRY_MS = 120_000
+/** How long a failed job runner may take to stop before it is killed. */
+const RETIRE_MS = 10_000
 
 /** How long to wait before the handler's next run: Telegram's retry_after, or a doubling backoff with jitter. */
 export function retryDelayFor (err: unknown, attempt: number, baseMs: number, maxMs: number): number {
@@ -66,6 +68,8 @@ export class UpdateWorker {
   #runner: Runner | undefined
   /** graphile-worker's id for this process's pool: the `locked_by` of the jobs it holds. */
   #poolId: string | undefined
+  /** The pool taking jobs now; undefined while it shuts down or is replaced. */
+  #livePool: WorkerPool | undefined
   #beatTimer: NodeJS.Timeout | undefined
   #pruneTimer: NodeJS.Timeout | undefined
   #restartTimer: NodeJS.Timeout | undefined
@@ -88,12 +92,28 @@ export class UpdateWorker {
     this.#queryFailed = new RepeatedWarning(options.log, 'a job\'s query failed (database unreachable?); trying again')
     this.#events.on('pool:create', ({ workerPool }) => {
       this.#poolId = workerPool.id
-      // graphile-worker completes a job without waiting, then looks for the next one at once: the
-      // chat's queue is usually still locked then, and the chat's next update would wait for the
-      // poll. Once the completion has had time to commit, idle workers are told to look again.
-      this.#events.on('job:complete', () => {
-        setTimeout(() => { workerPool.nudge(1) }, NUDGE_AFTER_MS).unref()
+      this.#livePool = workerPool
+    })
+    // A pool that shuts down must not be nudged (graphile-worker asserts it is active).
+    for (const event of ['pool:gracefulShutdown', 'pool:forcefulShutdown', 'pool:release'] as const) {
+      this.#events.on(event, ({ workerPool }) => {
+        if (this.#livePool !== workerPool) return
+        this.#livePool = undefined
+        // Not asked for by stop(): graphile-worker gave up on this pool.
+        if (this.#runner !== undefined) this.#runnerFailed(this.#runner, new Error(`graphile-worker ${event}`))
       })
+    }
+    // graphile-worker completes a job without waiting, then looks for the next one at once: the
+    // chat's queue is usually still locked then, and the chat's next update would wait for the
+    // poll. Once the completion has had time to commit, idle workers are told to look again.
+    this.#events.on('job:complete', () => {
+      setTimeout(() => {
+        try {
+          this.#livePool?.nudge(1)
+        } catch {
+          // Shutting down between the check and the call: nothing to wake.
+        }
+      }, NUDGE_AFTER_MS).unref()
     })
   }
 
@@ -141,21 +161,51 @@ export class UpdateWorker {
       preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } }
     })
     this.#runner = runner
-    // graphile-worker gives up on its pool after a completion failed past its retries (a long
-    // outage). Its locked jobs are this pool id's: a new runner takes a new id, and the old one's
-    // jobs are unlocked by the sweep like any lost worker's.
-    runner.promise.then(() => this.#runnerEnded(runner, undefined), (err: unknown) => this.#runnerEnded(runner, err))
+    runner.promise.then(() => { this.#runnerFailed(runner, undefined) }, (err: unknown) => { this.#runnerFailed(runner, err) })
   }
 
-  #runnerEnded (runner: Runner, err: unknown): void {
+  /**
+   * graphile-worker shuts its pool down by itself when it cannot complete a job (the database went
+   * away at that moment), and that shutdown can wait on jobs for long. A new runner, with a new pool
+   * id, takes over at once; the old one is given RETIRE_MS to stop, then killed, and the jobs it
+   * still locks are unlocked for the new one (a job whose update was marked done is not run again).
+   */
+  #runnerFailed (runner: Runner, err: unknown): void {
     if (this.#stopping || runner !== this.#runner) return
-    const lostId = this.#poolId
-    this.#log.error({ err, worker_id: lostId }, 'job runner ended on its own; starting a new one in 1 s (its jobs go to the sweep)')
+    this.#runner = undefined
+    const oldId = this.#poolId
+    this.#log.error({ err, worker_id: oldId }, 'job runner failed (database lost?); a new one takes over, the old one\'s jobs are unlocked once it stopped')
+    if (oldId !== undefined) this.#retire(runner, oldId).catch(() => {})
+    this.#restart(1000)
+  }
+
+  #restart (delayMs: number): void {
     this.#restartTimer = setTimeout(() => {
-      this.#pool.query(`delete from ${SCHEMA}.workers where id = $1`, [lostId]).catch(() => {})
-      this.#startRunner().then(async () => { await this.#beat() }, (e: unknown) => { this.#runnerEnded(runner, e) })
-    }, 1000)
+      if (this.#stopping) return
+      this.#startRunner().then(async () => {
+        this.#log.info({ worker_id: this.#poolId }, 'job runner started again')
+        await this.#beat()
+      }, (err: unknown) => {
+        this.#beatFailed.note({ err: { message: (err as Error).message } })
+        this.#restart(Math.min(10_000, delayMs * 2))
+      })
+    }, delayMs)
     this.#restartTimer.unref()
+  }
+
+  async #retire (runner: Runner, id: string): Promise<void> {
+    const settled = await Promise.race([runner.promise.then(() => true, () => true), sleep(RETIRE_MS, false, { ref: false })])
+    if (!settled) await runner.kill('replaced after a database failure').catch(() => {})
+    for (let attempt = 1; !this.#stopping; attempt++) {
+      try {
+        await (await this.#store.workerUtils()).forceUnlockWorkers([id])
+        await this.#pool.query(`delete from ${SCHEMA}.workers where id = $1`, [id])
+        this.#log.warn({ lost_workers: [id], worker_id: this.#poolId }, 'failed job runner retired: its jobs and chats unlocked')
+        return
+      } catch {
+        await sleep(Math.min(5000, 250 * 2 ** attempt), undefined, { ref: false })
+      }
+    }
   }
 
   /** Finishes the running jobs (graphile-worker's graceful shutdown), then leaves the heartbeat table. */
@@ -223,7 +273,8 @@ export class UpdateWorker {
       } catch (err) {
         if (Date.now() >= deadline || helpers.abortSignal.aborted) throw err
         this.#queryFailed.note({ err: { message: (err as Error).message, code: (err as { code?: string }).code }, job_id: helpers.job.id })
-        await sleep(Math.min(5000, 100 * 2 ** (attempt - 1)), undefined, { signal: helpers.abortSignal })
+        // No abort signal here: one listener per waiting job on graphile-worker's shared signal.
+        await sleep(Math.min(5000, 100 * 2 ** (attempt - 1)))
       }
     }
   }
