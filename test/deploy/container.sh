@@ -624,7 +624,16 @@ passed "${services}up (ingress x2, postgres published nowhere), no restarts; web
 # ---------------------------------------------------------------------------------------------
 begin 'durable mode: health checks of postgres and both ingress replicas'
 healthy "$(postgres_id)" postgres
-for id in $(ingress_ids); do healthy "$id" "ingress $(podman inspect -f '{{.Name}}' "$id")"; done
+# A replica that started before Postgres was ready retries it with a backoff of up to 5 s, so it
+# may listen a few seconds after the other: the image's start_period (60 s) allows for that; here
+# each replica gets 30 s.
+for id in $(ingress_ids); do
+  for attempt in $(seq 1 20); do
+    podman healthcheck run "$id" >/dev/null 2>&1 && break
+    sleep 1.5
+  done
+  healthy "$id" "ingress $(podman inspect -f '{{.Name}}' "$id")"
+done
 passed 'pg_isready, and admin-cli.js webhook-info in each replica (its own port, its own database check)'
 
 # ---------------------------------------------------------------------------------------------
