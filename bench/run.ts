@@ -2,6 +2,8 @@
 // load (wrk, 100 keep-alive connections) and the Bot API stub run on CPU 1. Per round and contender:
 // start, wait until it answers, warm up, let the bot finish the warm-up's work, measure, SIGTERM
 // (the contender finishes what it took and reports CPU time, peak RSS and what it handled).
+// The durable contenders (issue 14) store each update in a throwaway PostgreSQL cluster the run
+// starts (on CPU 0 with the server, by default), and the worker phase times 1 and 2 worker processes.
 //
 //   npm run bench                 full run: wrk, 5 rounds of 6 s per contender, table + JSON
 //   npm run bench:smoke           CI: Node load, a few hundred updates per contender, no timings
@@ -26,10 +28,15 @@ import { BENCH_DIR, newLogDir, RESULTS_DIR, ROOT, stamp } from './lib/paths.js'
 import { contenderEnv, SECRET } from './lib/settings.js'
 import { UpdateIds } from './lib/updates.js'
 import { hasWrk, runWrk } from './lib/wrk.js'
+import { calibrateCpuWork } from './lib/cpu-work.js'
+import { BenchPostgres, type BenchDatabase, type DbCounts } from './lib/pg.js'
+import { formatDurable, formatScaling, judgeDurableTargets, type DurableSample } from './lib/durable-report.js'
+import { runWorkerScaling, startWorkers, stopWorkers, workerProblems, workersCpuUs, type RunningWorkers, type ScalingResult, type WorkerStats } from './lib/workers.js'
+import type { BenchBot } from './contenders/common.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 
-type BotKind = 'none' | 'noop' | 'slow'
+type BotKind = 'none' | BenchBot
 
 interface Contender {
   name: string
@@ -38,19 +45,37 @@ interface Contender {
   bot: BotKind
   env: Record<string, string>
   about: string
+  /**
+   * Durable mode: the service gets a fresh database of the run's cluster and TELEGRAM_RUN_WORKER=false;
+   * `workers` worker processes (contenders/durable-worker.ts, on CPU 1 when pinned) run `bot` meanwhile.
+   */
+  durable?: { workers: number, bot: BenchBot }
+  /** In the smoke unless false. */
+  smoke?: boolean
 }
+
+/** The worker phase's name for --only. */
+const WORKER_PHASE = 'durable-workers'
+/** --only durable: issue 14's contenders and the worker phase, with the in-memory ones they are set against. */
+const DURABLE_GROUP = ['ingress-noop', 'ingress-slow-budget0', 'ingress-cpu-budget0', 'durable-noop', 'durable-drain-noop', 'durable-drain-cpu', 'durable-drain-slow', WORKER_PHASE]
 
 const CONTENDERS: Contender[] = [
   { name: FLOOR, script: 'contenders/bare-fastify.js', bot: 'none', env: {}, about: 'Fastify route: parse JSON, check the secret, 200 (the floor)' },
   { name: 'naive-telegraf', script: 'contenders/naive-telegraf.js', bot: 'noop', env: { BENCH_BOT: 'noop' }, about: 'Fastify route awaiting bot.handleUpdate, no checks (the RSS reference)' },
   { name: 'ingress-noop', script: 'contenders/ingress.js', bot: 'noop', env: { BENCH_BOT: 'noop' }, about: 'this service, a bot that does nothing' },
   { name: 'ingress-slow', script: 'contenders/ingress.js', bot: 'slow', env: { BENCH_BOT: 'slow' }, about: 'this service, a bot replying through a Bot API answering after 50 ms, default budget (5000 ms)' },
-  { name: 'ingress-slow-budget0', script: 'contenders/ingress.js', bot: 'slow', env: { BENCH_BOT: 'slow', TELEGRAM_HANDLER_BUDGET_MS: '0' }, about: 'the same with TELEGRAM_HANDLER_BUDGET_MS=0: ack first' }
+  { name: 'ingress-slow-budget0', script: 'contenders/ingress.js', bot: 'slow', env: { BENCH_BOT: 'slow', TELEGRAM_HANDLER_BUDGET_MS: '0' }, about: 'the same with TELEGRAM_HANDLER_BUDGET_MS=0: ack first' },
+  { name: 'ingress-cpu-budget0', script: 'contenders/ingress.js', bot: 'cpu', env: { BENCH_BOT: 'cpu', TELEGRAM_HANDLER_BUDGET_MS: '0' }, smoke: false, about: 'this service in memory, a bot spending about 1 ms of CPU per update, budget 0 (issue 14\'s contrast)' },
+  { name: 'durable-noop', script: 'contenders/ingress.js', bot: 'none', env: {}, durable: { workers: 0, bot: 'noop' }, about: 'durable mode: the 200 after the update\'s row and job are committed; no worker (the ack path alone)' },
+  { name: 'durable-drain-noop', script: 'contenders/ingress.js', bot: 'noop', env: {}, durable: { workers: 1, bot: 'noop' }, smoke: false, about: 'durable mode, one worker process running a bot that does nothing' },
+  { name: 'durable-drain-cpu', script: 'contenders/ingress.js', bot: 'cpu', env: {}, durable: { workers: 1, bot: 'cpu' }, smoke: false, about: 'durable mode, one worker process running the 1 ms CPU bot' },
+  { name: 'durable-drain-slow', script: 'contenders/ingress.js', bot: 'slow', env: {}, durable: { workers: 1, bot: 'slow' }, about: 'durable mode, one worker process running the slow bot (sendMessage answered after 50 ms)' }
 ]
 
 /** --baseline adds, after each of this service's contenders, the same one built from another copy, named with this suffix. */
 const BASELINE_SUFFIX = '-base'
-const isService = (c: Contender): boolean => c.script === 'contenders/ingress.js'
+// Not the durable or cpu contenders: a baseline built before issue 14 has neither.
+const isService = (c: Contender): boolean => c.script === 'contenders/ingress.js' && c.durable === undefined && c.bot !== 'cpu'
 
 function withBaseline (dir: string | undefined): Contender[] {
   if (dir === undefined) return CONTENDERS
@@ -69,6 +94,7 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
   --connections N      concurrent keep-alive connections (default 100; smoke 10)
   --requests N         smoke: updates per contender (default 300)
   --only a,b           only these contenders (${CONTENDERS.map((c) => c.name).join(', ')})
+                       and phases (${WORKER_PHASE}); "durable" stands for issue 14's set: ${DURABLE_GROUP.join(', ')}
   --loadgen wrk|node   default wrk when installed (full run), node for the smoke
   --users N            distinct users (private chats) the updates come from (default 1000)
   --latency MS         the Bot API stub's sendMessage latency (default 50)
@@ -88,7 +114,20 @@ const HELP = `usage: node dist/bench/bench/run.js [options]   (npm run bench -- 
                        --rate updates/s in turn for --paced seconds, N couples (default 10, smoke 1, 0 = none): the
                        budget-0 ack latency in a steady state, away from the saturation phase's aftermath
   --baseline DIR       A/B: also run each ingress-* contender from another compiled copy of the bench, as ingress-*-base
-                       (e.g. dist/bench-base, made with cp -r dist/bench dist/bench-base before a change), in the same rounds`
+                       (e.g. dist/bench-base, made with cp -r dist/bench dist/bench-base before a change), in the same rounds
+durable mode (issue 14; needs PostgreSQL's server binaries, else skipped with a line saying so):
+  --pg-fsync on|off    the throwaway cluster's fsync and full_page_writes (default on: commits reach the disk)
+  --pg-analyze on|off  ANALYZE graphile-worker's tables after the warm-up, as autovacuum does in a running database
+                       (default on; off shows what a fresh database's plans cost as the backlog grows, bench/lib/pg.ts)
+  --pg-cpu LIST|all    CPUs the cluster runs on while a durable contender is measured (default 0, the server's;
+                       the worker phase always lets it use all)
+  --durable-rate N     the durable-noop contender's paced phase, updates/s (default 1500, issue 14's goal; smoke 200)
+  --cpu-us N           the cpu bot's CPU time per update, calibrated once per run (default 1000)
+  --worker-rounds N    worker phase: rounds of 1 then 2 worker processes (order alternating; default 3, smoke 1, 0 = none)
+  --worker-updates N   worker phase: updates stored in one transaction before the clock starts (default 5000; smoke 200)
+  --worker-chats N     worker phase: the chats they come from (default 500; smoke 20)
+  --worker-env K=V,..  more environment for every worker process, a diagnostic (e.g. WORKER_LOST_AFTER_MS=1000, which
+                       also makes graphile-worker poll every 166 ms instead of 2 s; WORKER_CONCURRENCY=1)`
 
 interface Options {
   smoke: boolean
@@ -111,6 +150,16 @@ interface Options {
   alternate: number
   alternateWindowS: number
   pacedAlternate: number
+  pgFsync: boolean
+  pgAnalyze: boolean
+  /** undefined: any CPU. */
+  pgCpu: string | undefined
+  durableRate: number
+  cpuUs: number
+  workerRounds: number
+  workerUpdates: number
+  workerChats: number
+  workerEnv: Record<string, string>
 }
 
 function parseOptions (): Options {
@@ -136,6 +185,15 @@ function parseOptions (): Options {
       alternate: { type: 'string' },
       'alternate-window': { type: 'string' },
       'paced-alternate': { type: 'string' },
+      'pg-fsync': { type: 'string' },
+      'pg-analyze': { type: 'string' },
+      'pg-cpu': { type: 'string' },
+      'durable-rate': { type: 'string' },
+      'cpu-us': { type: 'string' },
+      'worker-rounds': { type: 'string' },
+      'worker-updates': { type: 'string' },
+      'worker-chats': { type: 'string' },
+      'worker-env': { type: 'string' },
       help: { type: 'boolean', default: false }
     }
   })
@@ -156,11 +214,22 @@ function parseOptions (): Options {
     if (!Number.isInteger(n)) throw new Error(`--${name} must be a whole number of seconds`)
     return n
   }
-  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  const known = withBaseline(values.baseline).map((c) => c.name)
+  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '').flatMap((s) => s === 'durable' ? DURABLE_GROUP : [s])
+  const known = [...withBaseline(values.baseline).map((c) => c.name), WORKER_PHASE]
   const unknown = only?.filter((name) => !known.includes(name))
   if (unknown !== undefined && unknown.length > 0) throw new Error(`unknown contender(s): ${unknown.join(', ')} (the -base ones need --baseline)`)
   if (values.loadgen !== undefined && values.loadgen !== 'wrk' && values.loadgen !== 'node') throw new Error('--loadgen must be wrk or node')
+  for (const name of ['pg-fsync', 'pg-analyze'] as const) {
+    if (values[name] !== undefined && values[name] !== 'on' && values[name] !== 'off') throw new Error(`--${name} must be on or off`)
+  }
+  const workerEnv: Record<string, string> = {}
+  for (const pair of (values['worker-env'] ?? '').split(',').filter((p) => p !== '')) {
+    const [key, ...value] = pair.split('=')
+    if (key === undefined || !/^[A-Z_][A-Z0-9_]*$/.test(key) || value.length === 0) throw new Error(`--worker-env: ${pair} is not KEY=VALUE`)
+    workerEnv[key] = value.join('=')
+  }
+  const pgCpu = values['pg-cpu'] ?? '0'
+  if (pgCpu !== 'all' && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(pgCpu)) throw new Error('--pg-cpu must be a CPU list such as 0 or 0-1, or all')
   return {
     smoke,
     rounds: num(values.rounds, smoke ? 1 : 5, 'rounds'),
@@ -181,7 +250,16 @@ function parseOptions (): Options {
     paired: num(values.paired, smoke ? 1 : 6, 'paired'),
     alternate: num(values.alternate, smoke ? 1 : 10, 'alternate'),
     alternateWindowS: Math.max(1, seconds(values['alternate-window'], 2, 'alternate-window')),
-    pacedAlternate: num(values['paced-alternate'], smoke ? 1 : 10, 'paced-alternate')
+    pacedAlternate: num(values['paced-alternate'], smoke ? 1 : 10, 'paced-alternate'),
+    pgFsync: values['pg-fsync'] !== 'off',
+    pgAnalyze: values['pg-analyze'] !== 'off',
+    pgCpu: pgCpu === 'all' ? undefined : pgCpu,
+    durableRate: num(values['durable-rate'], smoke ? 200 : 1500, 'durable-rate'),
+    cpuUs: Math.max(1, num(values['cpu-us'], 1000, 'cpu-us')),
+    workerRounds: num(values['worker-rounds'], smoke ? 1 : 3, 'worker-rounds'),
+    workerUpdates: Math.max(1, num(values['worker-updates'], smoke ? 200 : 5000, 'worker-updates')),
+    workerChats: Math.max(1, num(values['worker-chats'], smoke ? 20 : 500, 'worker-chats')),
+    workerEnv
   }
 }
 
@@ -226,6 +304,10 @@ interface Run {
   stubPid: number
   logDir: string
   ids: UpdateIds
+  /** The durable contenders' cluster; undefined when none runs. */
+  pg: BenchPostgres | undefined
+  /** The cpu bot's steps per update (bench/lib/cpu-work.ts), the same for every process of the run. */
+  cpuIterations: number
 }
 
 type Load = Omit<LoadResult, 'ackedIds'> & { ackedIds?: number[] }
@@ -276,8 +358,68 @@ function checkHandled (contender: Contender, loads: Load[], stats: ContenderStat
   return { ok: problems.length === 0, detail }
 }
 
+/** What the durable contender's webhook, its workers, the database and the stub say, set against what the load sent. */
+interface DurableEnd {
+  db: DbCounts
+  /** Every stored update_id, when the loads know which ids were acknowledged (the Node load generator). */
+  dbIds: number[] | undefined
+  workers: WorkerStats[]
+  /** The smoke waits until the workers have handled everything before stopping them. */
+  drained: boolean
+}
+
+function checkDurable (contender: Contender, loads: Load[], stats: ContenderStats, end: DurableEnd, stub: StubStats): { ok: boolean, detail: string } {
+  const sent = loads.reduce((n, l) => n + l.sent, 0)
+  const acked = loads.reduce((n, l) => n + l.completed - l.non2xx, 0)
+  const problems: string[] = []
+  const ingress = stats.ingress as { stored: number, duplicates: number, unavailable: number, inFlight: number } | undefined
+  if (ingress === undefined) return { ok: false, detail: 'the contender reported no ingress stats' }
+  if (ingress.stored < acked || ingress.stored > sent) problems.push(`stored ${ingress.stored}, expected between ${acked} acked and ${sent} sent`)
+  if (ingress.duplicates !== 0) problems.push(`${ingress.duplicates} updates taken for duplicates (an id sent twice?)`)
+  if (ingress.unavailable !== 0) problems.push(`${ingress.unavailable} updates refused: the database failed`)
+  if (ingress.inFlight !== 0) problems.push(`${ingress.inFlight} commits unfinished at exit`)
+  if (stats.handled !== 0) problems.push(`the web process ran the bot on ${stats.handled} updates (TELEGRAM_RUN_WORKER=false)`)
+  if (end.db.rows !== ingress.stored) problems.push(`the database holds ${end.db.rows} updates, the webhook stored ${ingress.stored}`)
+  if (end.dbIds !== undefined) {
+    const stored = new Set(end.dbIds)
+    const missing = loads.flatMap((l) => l.ackedIds ?? []).filter((id) => !stored.has(id))
+    if (missing.length > 0) problems.push(`${missing.length} acked updates not in the database (first: ${missing[0]})`)
+  }
+  const handled = end.workers.reduce((n, w) => n + w.worker.handled, 0)
+  if (contender.durable?.workers === 0 && end.db.pending !== end.db.rows) problems.push(`${end.db.rows - end.db.pending} updates handled with no worker running`)
+  problems.push(...workerProblems(end.workers, end.db))
+  if (end.drained && end.db.done !== end.db.rows) problems.push(`${end.db.rows - end.db.done} updates left unhandled after the drain`)
+  if (contender.durable?.bot === 'slow' && end.workers.length > 0) {
+    if (stub.distinctUpdates !== handled) problems.push(`Bot API got replies for ${stub.distinctUpdates} updates, the workers handled ${handled}`)
+    if (stub.duplicateUpdates !== 0) problems.push(`${stub.duplicateUpdates} updates replied to more than once`)
+    if (stub.replies !== stub.distinctUpdates) problems.push(`${stub.replies} replies for ${stub.distinctUpdates} updates`)
+    if (end.drained && stub.ids !== undefined && end.dbIds !== undefined) {
+      const replied = new Set(stub.ids)
+      const unreplied = end.dbIds.filter((id) => !replied.has(id))
+      if (unreplied.length > 0) problems.push(`${unreplied.length} stored updates never replied to (first: ${unreplied[0]})`)
+    }
+  }
+  const detail = problems.length > 0
+    ? problems.join('; ')
+    : `sent ${sent}, acked ${acked}, stored ${ingress.stored} (${end.db.rows} rows)` +
+      (end.workers.length > 0 ? `, workers handled ${handled} meanwhile${end.drained ? ' (all, after a drain)' : ''}, each once, in chat order` : ', none handled (no worker)')
+  return { ok: problems.length === 0, detail }
+}
+
+/** Resolves once the stored updates stopped growing for 300 ms (at most 30 s). */
+async function settled (db: BenchDatabase): Promise<void> {
+  const deadline = Date.now() + 30_000
+  let last = -1
+  for (let n = await db.stored(); n !== last && Date.now() < deadline; n = await db.stored()) {
+    last = n
+    await sleep(300)
+  }
+}
+
 /** How long a started contender is left alone before its idle RSS is read. */
 const IDLE_SETTLE_MS = 1000
+/** The smoke's drain: the workers finish every stored update before they are stopped. */
+const DRAIN_TIMEOUT_MS = 120_000
 
 async function measure (run: Run, contender: Contender, round: number): Promise<Sample> {
   const { options } = run
@@ -285,27 +427,62 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
   const port = await freePort()
   const tag = `${contender.name}.r${round}`
   const statsFile = join(run.logDir, `${tag}.stats.json`)
-  const env = contenderEnv(port, run.stubUrl, statsFile, contender.env)
+  const { durable } = contender
+  const pg = run.pg
+  if (durable !== undefined && pg === undefined) throw new Error('a durable contender without the run\'s PostgreSQL')
+  let db: BenchDatabase | undefined
+  if (pg !== undefined && durable !== undefined) {
+    await pg.checkpoint()
+    db = await pg.database()
+  }
+  const env = contenderEnv(port, run.stubUrl, statsFile, {
+    ...contender.env,
+    BENCH_CPU_ITERATIONS: String(run.cpuIterations),
+    ...(db !== undefined && { DATABASE_URL: db.url, TELEGRAM_RUN_WORKER: 'false' })
+  })
   const nodeArgs = options.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, 'profiles')}`, `--cpu-prof-name=${tag}.${Date.now()}.cpuprofile`] : []
   const proc: Started = startNode(resolve(HERE, contender.script), env, join(run.logDir, `${tag}.log`), run.pin ? 0 : undefined, nodeArgs)
+  let workers: RunningWorkers | undefined
   try {
+    // The service migrates its database before it listens; the workers find the tables there.
     await waitForHttp(`http://127.0.0.1:${port}/`, proc, 30_000)
+    if (db !== undefined && durable !== undefined && durable.workers > 0) {
+      workers = await startWorkers(durable.workers, {
+        script: resolve(HERE, 'contenders/durable-worker.js'),
+        databaseUrl: db.url,
+        stubUrl: run.stubUrl,
+        logDir: run.logDir,
+        tag,
+        env: { ...options.workerEnv, BENCH_BOT: durable.bot, BENCH_CPU_ITERATIONS: String(run.cpuIterations) },
+        ...(run.pin && { cpu: 1 })
+      })
+    }
+    // With workers, the bot is never idle in a window: they work through the warm-up's backlog while
+    // the saturation phase measures the acks, which is the state issue 14 asks about.
+    const botIdle = async (): Promise<void> => { if (workers === undefined) await untilBotIdle(run.stubUrl, 300_000) }
     // Idle: started (start-up calls done, one GET answered), settled for a moment, no update yet.
     await sleep(IDLE_SETTLE_MS)
     const idleKb = rssKb(proc.pid)
     const url = `http://127.0.0.1:${port}/telegram/webhook`
     const loads: Load[] = []
     if (options.warmupS > 0) loads.push(await applyLoad(run, url, options.warmupS))
-    await untilBotIdle(run.stubUrl, 300_000)
+    if (db !== undefined && options.pgAnalyze) await db.analyze()
+    await botIdle()
 
     // Saturation: as many updates as the server answers, 100 at a time.
     // Everything the benchmark itself runs: the server, the stub, this runner and wrk (a child
-    // that has exited by the end). The rest of the machine's CPU time is other people's work.
-    const ours = (): number => cpuTimeUs(proc.pid) + cpuTimeUs(run.stubPid) + cpuTimeUs('self') + exitedChildrenCpuUs()
+    // that has exited by the end), and for the durable contenders PostgreSQL and the workers. The
+    // rest of the machine's CPU time is other people's work.
+    const dbCpu = (): number => pg === undefined || db === undefined ? 0 : pg.cpuTimeUs()
+    const workerCpu = (): number => workers === undefined ? 0 : workersCpuUs(workers)
+    const ours = (): number => cpuTimeUs(proc.pid) + cpuTimeUs(run.stubPid) + cpuTimeUs('self') + exitedChildrenCpuUs() + dbCpu() + workerCpu()
+    const finished0 = workers === undefined || db === undefined ? 0 : await db.finished()
     const ours0 = ours()
     const all0 = machineCpuUs()
     const cpu0 = cpuTimeUs(proc.pid)
     const user0 = userCpuTimeUs(proc.pid)
+    const db0 = dbCpu()
+    const workers0 = workerCpu()
     const machine0 = cpuTicksPerCpu()
     const wall0 = performance.now()
     const load = await applyLoad(run, url, options.durationS)
@@ -313,33 +490,68 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
     const wallUs = (performance.now() - wall0) * 1000
     const cpuWindowUs = cpuTimeUs(proc.pid) - cpu0
     const userWindowUs = userCpuTimeUs(proc.pid) - user0
+    const dbWindowUs = dbCpu() - db0
+    const workersWindowUs = workerCpu() - workers0
     const perCpu = cpuUsageBetween(machine0, cpuTicksPerCpu())
     const othersCpuPct = Math.max(0, (machineCpuUs() - all0) - (ours() - ours0)) / wallUs * 100
+    const finishedInWindow = workers === undefined || db === undefined ? 0 : await db.finished() - finished0
     loads.push(load)
     // Then until the bot has replied to every update it took (budget 0 acks before that).
-    await untilBotIdle(run.stubUrl, 300_000)
+    await botIdle()
     const afterSaturation = await httpJson<StubStats>('GET', `${run.stubUrl}/__bench/stats`)
-    const finishMs = Math.max(0, afterSaturation.lastReplyAt - loadEndedAt)
+    const finishMs = workers === undefined ? Math.max(0, afterSaturation.lastReplyAt - loadEndedAt) : NaN
     const cpuInclFinishUs = cpuTimeUs(proc.pid) - cpu0
     const hwmKb = peakRssKb(proc.pid)
 
     // Paced: a fixed rate the slow bot can keep up with, to compare ack latency where the CPU is
-    // not already spent on the bot's own Bot API calls.
+    // not already spent on the bot's own Bot API calls. Durable contenders: the rate of issue 14's
+    // goal; with workers, none (their question is the saturated ack rate, and the Node load
+    // generator would share CPU 1 with a busy worker).
     let paced: PacedSample | undefined
-    if (options.rate > 0 && options.pacedS > 0) {
+    const rate = durable === undefined ? options.rate : options.durableRate
+    if (rate > 0 && options.pacedS > 0 && workers === undefined) {
       const cpuP0 = cpuTimeUs(proc.pid)
-      const p = await runPacedLoad({ url, secret: SECRET, rate: options.rate, durationMs: options.pacedS * 1000, connections: options.connections, sequence: run.ids.next(options.pacedS) })
+      const p = await runPacedLoad({ url, secret: SECRET, rate, durationMs: options.pacedS * 1000, connections: options.connections, sequence: run.ids.next(options.pacedS) })
       const cpuPacedUs = cpuTimeUs(proc.pid) - cpuP0
       loads.push(p)
-      await untilBotIdle(run.stubUrl, 300_000)
-      paced = { rate: options.rate, sent: p.sent, acked: p.completed - p.non2xx, p50Ms: p.p50Us / 1000, p99Ms: p.p99Us / 1000, maxMs: p.maxUs / 1000, serverCpuPct: cpuPacedUs / p.durationUs * 100 }
+      await botIdle()
+      paced = { rate, sent: p.sent, acked: p.completed - p.non2xx, p50Ms: p.p50Us / 1000, p99Ms: p.p99Us / 1000, maxMs: p.maxUs / 1000, serverCpuPct: cpuPacedUs / p.durationUs * 100 }
     }
 
+    // The requests the load left behind are committed before SIGTERM: the service's shutdown closes
+    // its database pool while stores still wait for a connection, and those answer 503 after
+    // CONNECT_TIMEOUT_MS (src/server.ts closes the app and drains the ingress at the same time).
+    if (db !== undefined) await settled(db)
     const code = await stopProcess(proc, 330_000)
     if (code !== 0) throw new Error(`exited with code ${code} after SIGTERM`)
     const stats = JSON.parse(readFileSync(statsFile, 'utf8')) as ContenderStats
-    const stub = await httpJson<StubStats>('GET', `${run.stubUrl}/__bench/stats${loads.every((l) => l.ackedIds !== undefined) ? '?ids=1' : ''}`)
-    const handled = checkHandled(contender, loads, stats, stub)
+    let handled: { ok: boolean, detail: string }
+    let durableSample: DurableSample | undefined
+    if (db !== undefined) {
+      const drained = options.smoke && workers !== undefined
+      if (drained && workers !== undefined) {
+        const deadline = Date.now() + DRAIN_TIMEOUT_MS
+        while ((await db.counts()).pending > 0 && Date.now() < deadline) await sleep(200)
+      }
+      const workerStats = workers === undefined ? [] : await stopWorkers(workers)
+      workers = undefined
+      const withIds = loads.every((l) => l.ackedIds !== undefined)
+      const stub = await httpJson<StubStats>('GET', `${run.stubUrl}/__bench/stats${withIds ? '?ids=1' : ''}`)
+      const end: DurableEnd = { db: await db.counts(), dbIds: withIds ? await db.ids() : undefined, workers: workerStats, drained }
+      handled = checkDurable(contender, loads, stats, end, stub)
+      durableSample = {
+        dbCpuUsPerUpdate: dbWindowUs / Math.max(1, load.completed - load.non2xx),
+        dbCpuPct: dbWindowUs / wallUs * 100,
+        workers: durable?.workers ?? 0,
+        workerCpuPct: workersWindowUs / wallUs * 100,
+        workerHandledPerS: finishedInWindow / (wallUs / 1e6),
+        pgCpu: options.pgCpu ?? 'all',
+        fsync: options.pgFsync
+      }
+    } else {
+      const stub = await httpJson<StubStats>('GET', `${run.stubUrl}/__bench/stats${loads.every((l) => l.ackedIds !== undefined) ? '?ids=1' : ''}`)
+      handled = checkHandled(contender, loads, stats, stub)
+    }
     const acked = load.completed - load.non2xx
     const durationS = load.durationUs / 1e6
     return {
@@ -366,11 +578,14 @@ async function measure (run: Run, contender: Contender, round: number): Promise<
       finishMs,
       loopDelayMaxMs: stats.loopDelayMaxMs,
       ...(paced !== undefined && { paced }),
+      ...(durableSample !== undefined && { durable: durableSample }),
       handledOk: handled.ok,
       handledDetail: handled.detail
     }
   } finally {
     if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL')
+    if (workers !== undefined) await stopWorkers(workers).catch(() => {})
+    await db?.drop().catch(() => {})
   }
 }
 
@@ -453,11 +668,59 @@ async function pacedAlternatingPhase (run: Run, selected: Contender[], failures:
   }, PACED_PAIRS, load)
 }
 
+/**
+ * Issue 14's worker phase: the CPU-bound bot on 1 and on 2 worker processes (not pinned, nor is the
+ * cluster: two workers need both CPUs), each run timed from the commit that queued its updates
+ * until the last is done. A failed run fails the phase.
+ */
+async function workerPhaseRun (run: Run, pg: BenchPostgres, cpus: number, failures: string[]): Promise<ScalingResult | undefined> {
+  const { workerRounds: rounds, workerUpdates: updates, workerChats: chats } = run.options
+  const extra = Object.entries(run.options.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')
+  console.log(`worker phase: ${updates} updates over ${chats} chats stored in one transaction, then handled by 1 or 2 worker processes (cpu bot, ${extra === '' ? 'WORKER_* defaults' : extra}), ${rounds} rounds`)
+  try {
+    const result = await runWorkerScaling({
+      pg,
+      workerScript: resolve(HERE, 'contenders/durable-worker.js'),
+      counts: [1, 2],
+      rounds,
+      updates,
+      chats,
+      sequence: run.ids.next(1),
+      cpuIterations: run.cpuIterations,
+      workerEnv: run.options.workerEnv,
+      analyze: run.options.pgAnalyze,
+      stubUrl: run.stubUrl,
+      logDir: run.logDir,
+      pin: run.pin,
+      cpus,
+      timeoutMs: 120_000 + updates * 20,
+      onRun: (r) => {
+        console.log(`  r${r.round} ${r.workers} worker${r.workers > 1 ? 's' : ''}: ${Math.round(r.handledPerS)} updates/s (${r.durationMs.toFixed(0)} ms)  per update: workers ${r.workerCpuUs.toFixed(0)} us CPU (handler ${r.handlerCpuUs.toFixed(0)}), PostgreSQL ${r.dbCpuUs.toFixed(0)} us  CPUs ${r.cpuPct.toFixed(0)}% busy (others ${r.othersPct.toFixed(0)}%)  stored in ${r.storeMs} ms  ${r.ok ? 'ok' : 'FAILED'}: ${r.detail}`)
+        if (!r.ok) failures.push(`worker phase r${r.round}, ${r.workers} workers: ${r.detail}`)
+      }
+    })
+    return result
+  } catch (err) {
+    failures.push(`worker phase: ${err instanceof Error ? err.message : String(err)}`)
+    return undefined
+  }
+}
+
 async function main (): Promise<number> {
   const options = parseOptions()
   const contenders = withBaseline(options.baseline)
-  const selected = contenders.filter((c) => options.only === undefined || options.only.includes(c.name))
-  if (selected.length === 0) throw new Error('no contender selected')
+  let selected = contenders.filter((c) => options.only === undefined ? (!options.smoke || c.smoke !== false) : options.only.includes(c.name))
+  let workerPhase = options.workerRounds > 0 && (options.only === undefined || options.only.includes(WORKER_PHASE))
+  if (selected.length === 0 && !workerPhase) throw new Error('no contender selected')
+  // Issue 14's measurements need PostgreSQL's server binaries; without them they are left out, saying so.
+  const wantsPg = workerPhase || selected.some((c) => c.durable !== undefined)
+  const noPg = wantsPg ? BenchPostgres.unavailable() : undefined
+  if (noPg !== undefined) {
+    console.log(`durable mode (issue 14): SKIPPED, ${noPg}: ${[...selected.filter((c) => c.durable !== undefined).map((c) => c.name), ...(workerPhase ? [WORKER_PHASE] : [])].join(', ')} not run`)
+    selected = selected.filter((c) => c.durable === undefined)
+    workerPhase = false
+    if (selected.length === 0) return 0
+  }
   const parallelism = availableParallelism() // before pinning this process to one CPU
   const pin = !options.smoke && canPin()
   if (pin) pinSelf(1)
@@ -469,13 +732,19 @@ async function main (): Promise<number> {
   const logDir = newLogDir(options.smoke ? 'smoke' : 'bench')
   if (options.cpuProf) mkdirSync(join(RESULTS_DIR, 'profiles'), { recursive: true })
 
+  // Once, before anything else runs: every cpu bot of the run does the same work per update.
+  const usesCpuBot = workerPhase || selected.some((c) => c.bot === 'cpu' || c.durable?.bot === 'cpu')
+  const cpuIterations = usesCpuBot ? calibrateCpuWork(options.cpuUs) : 0
+  const pg = wantsPg && noPg === undefined ? await BenchPostgres.start({ fsync: options.pgFsync }) : undefined
+  if (pg !== undefined && pin) pg.pin(options.pgCpu ?? `0-${parallelism - 1}`)
   const stubPort = await freePort()
   const stubProc = startNode(join(HERE, 'bot-api-stub.js'), { ...process.env, PORT: String(stubPort), STUB_LATENCY_MS: String(options.latencyMs) }, join(logDir, 'bot-api-stub.log'), pin ? 1 : undefined)
-  const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, stubPid: stubProc.pid, logDir, ids: new UpdateIds(options.users) }
+  const run: Run = { options, loadgen, pin, stubUrl: `http://127.0.0.1:${stubPort}`, stubPid: stubProc.pid, logDir, ids: new UpdateIds(options.users), pg, cpuIterations }
   const samples: Sample[] = []
   const paired: PairResult[] = []
   const alternating: PairResult[] = []
   const pacedAlternating: PairResult[] = []
+  let workerScaling: ScalingResult | undefined
   const failures: string[] = []
   const loadBefore = loadavg()
   try {
@@ -483,6 +752,11 @@ async function main (): Promise<number> {
     console.log(`${options.smoke ? 'smoke' : 'bench'}: ${selected.length} contenders x ${options.rounds} rounds, load ${loadgen} with ${options.connections} connections, ` +
       (options.smoke ? `${options.requests} updates each` : `${options.warmupS} s warm-up + ${options.durationS} s measured`) +
       `, Bot API stub latency ${options.latencyMs} ms, ${pin ? 'server on CPU 0, load and stub on CPU 1' : 'not pinned'}`)
+    if (pg !== undefined) {
+      console.log(`durable mode: PostgreSQL ${pg.version} on loopback, fsync ${pg.fsync ? 'on' : 'off'}, ANALYZE ${options.pgAnalyze ? 'after the warm-up' : 'left to autovacuum'}, ` +
+        `${pin ? `the cluster on CPU ${options.pgCpu ?? 'any'} and the worker processes on CPU 1 while a durable contender is measured` : 'not pinned'}; a fresh database per measurement`)
+    }
+    if (usesCpuBot) console.log(`cpu bot: ${cpuIterations} steps per update, about ${options.cpuUs} us of CPU (calibrated here)`)
     for (let round = 1; round <= options.rounds; round++) {
       for (const contender of selected) {
         try {
@@ -515,13 +789,21 @@ async function main (): Promise<number> {
     paired.push(...await pairedPhase(run, selected, failures))
     alternating.push(...await alternatingPhase(run, selected, failures))
     pacedAlternating.push(...await pacedAlternatingPhase(run, selected, failures))
+    if (workerPhase && pg !== undefined) workerScaling = await workerPhaseRun(run, pg, parallelism, failures)
   } finally {
     await stopProcess(stubProc, 5000)
+    await pg?.destroy()
   }
 
   const order = contenders.map((c) => c.name)
   const summaries = summarize(samples, order)
   const targets = options.smoke ? [] : judgeTargets(samples, paired, pacedAlternating, alternating)
+  const hasDurable = samples.some((s) => s.durable !== undefined) || workerScaling !== undefined
+  const durableTargets = options.smoke || !hasDurable ? [] : judgeDurableTargets(samples, workerScaling, options.durableRate)
+  const durableTables = [
+    ...(samples.some((s) => s.durable !== undefined) ? [formatDurable(samples, order)] : []),
+    ...(workerScaling !== undefined ? [formatScaling(workerScaling)] : [])
+  ]
   const pairTables = [
     ...(paired.length > 0 ? [formatPairs('paired phase: both servers at the same time (sharing CPU 0 when pinned), each with its own load', 'rounds', paired)] : []),
     ...(alternating.length > 0 ? [formatPairs(`alternating phase: both servers up (on CPU 0 when pinned), one loaded at a time, ${alternateWindow(options)} a window, A B, B A, ...`, 'couples', alternating)] : []),
@@ -531,14 +813,20 @@ async function main (): Promise<number> {
   if (samples.length > 0) console.log(formatSummary(summaries))
   const beforeAfter = formatBaseline(samples, BASELINE_SUFFIX)
   if (options.smoke) {
-    for (const t of pairTables) console.log(`\n${t}`)
+    for (const t of [...pairTables, ...durableTables]) console.log(`\n${t}`)
     console.log('\n(smoke: Node load with few connections; the figures above are not a measurement)')
   } else {
     if (samples.length > 0) console.log('\nmedians over rounds; "x floor" = median of the per-round ratios to bare-fastify; "+finish" counts the CPU until the bot finished the taken updates; idle RSS is read 1 s after start-up, before any update\n')
     if (beforeAfter !== undefined) console.log(`${beforeAfter}\n`)
     if (samples.some((s) => s.paced !== undefined)) console.log(`${formatPaced(summaries)}\n`)
     for (const t of pairTables) console.log(`${t}\n`)
-    if (samples.length > 0 || paired.length > 0 || pacedAlternating.length > 0) console.log(formatTargets(targets))
+    if (samples.some((s) => s.durable === undefined) || paired.length > 0 || pacedAlternating.length > 0) console.log(formatTargets(targets))
+    if (hasDurable) {
+      const where = pin ? `PostgreSQL on CPU ${options.pgCpu ?? 'any'} with the server, workers on CPU 1 with the load` : 'nothing pinned'
+      console.log(`\ndurable mode (issue 14): PostgreSQL ${pg?.version ?? '?'}, fsync ${options.pgFsync ? 'on' : 'off'}, ANALYZE ${options.pgAnalyze ? 'after the warm-up' : 'left to autovacuum'}, ${where}\n`)
+      for (const t of durableTables) console.log(`${t}\n`)
+      console.log(formatTargets(durableTargets))
+    }
   }
 
   const result = {
@@ -553,6 +841,7 @@ async function main (): Promise<number> {
     alternating,
     pacedAlternating,
     targets,
+    ...(hasDurable && { durable: { postgres: pg?.version, fsync: options.pgFsync, analyze: options.pgAnalyze, pgCpu: options.pgCpu ?? 'all', cpuIterations, cpuUs: options.cpuUs, workerScaling, targets: durableTargets } }),
     samples,
     failures
   }
@@ -564,7 +853,10 @@ async function main (): Promise<number> {
     console.log(`\n${failures.length} problem(s):\n${failures.map((f) => `  - ${f}`).join('\n')}`)
     return 1
   }
-  if (options.smoke) console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side, ${alternating.length} alternated, ${pacedAlternating.length} alternated at a paced rate`)
+  if (options.smoke) {
+    console.log(`\nsmoke ok: ${samples.length} contenders answered every update 2xx; the slow bots handled each exactly once; ${paired.length} pairs ran side by side, ${alternating.length} alternated, ${pacedAlternating.length} alternated at a paced rate` +
+      (workerScaling !== undefined ? '; the worker phase handled every stored update once, in chat order, with 1 and 2 workers' : ''))
+  }
   return 0
 }
 

@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Telegraf } from 'telegraf'
+import { cpuWork } from '../lib/cpu-work.js'
 
 function required (name: string): string {
   const value = process.env[name]
@@ -24,18 +25,35 @@ loopDelay.enable()
 /** Updates the bot has finished with. */
 export const counter = { handled: 0 }
 
-export type BenchBot = 'noop' | 'slow'
+export type BenchBot = 'noop' | 'slow' | 'cpu'
 
 export function benchBot (): BenchBot {
   const bot = process.env.BENCH_BOT ?? 'noop'
-  if (bot !== 'noop' && bot !== 'slow') throw new Error(`BENCH_BOT must be noop or slow, not ${bot}`)
+  if (bot !== 'noop' && bot !== 'slow' && bot !== 'cpu') throw new Error(`BENCH_BOT must be noop, slow or cpu, not ${bot}`)
   return bot
 }
 
-/** The bot under test: does nothing, or replies to every update through the Bot API (the stub). */
+/** The cpu bot's CPU time in its handlers, in microseconds (process-wide, so GC threads count too). */
+export const handlerCpu = { us: 0 }
+
+/**
+ * The bot under test: does nothing, replies to every update through the Bot API (the stub), or
+ * spends about 1 ms of CPU on it (BENCH_CPU_ITERATIONS steps of bench/lib/cpu-work.ts).
+ */
 export function installBenchBot (bot: Telegraf, kind: BenchBot): void {
   if (kind === 'noop') {
     bot.use(() => { counter.handled++ })
+    return
+  }
+  if (kind === 'cpu') {
+    const iterations = Number(required('BENCH_CPU_ITERATIONS'))
+    bot.use(() => {
+      const t0 = process.cpuUsage()
+      cpuWork(iterations)
+      const { user, system } = process.cpuUsage(t0)
+      handlerCpu.us += user + system
+      counter.handled++
+    })
     return
   }
   // ctx.reply: sendMessage to the update's chat (the callback query carries its message's chat).
@@ -54,6 +72,8 @@ export interface ContenderStats {
   stopMs: number
   loopDelayP99Ms: number
   loopDelayMaxMs: number
+  /** The cpu bot's handlers' CPU time (0 for the other bots). */
+  handlerCpuUs: number
   [extra: string]: unknown
 }
 
@@ -74,6 +94,7 @@ export function onStop (finish: () => Promise<Record<string, unknown> | undefine
         stopMs: Date.now() - started,
         loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
         loopDelayMaxMs: loopDelay.max / 1e6,
+        handlerCpuUs: handlerCpu.us,
         ...extra
       }
       const file = process.env.BENCH_STATS_FILE

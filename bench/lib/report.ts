@@ -15,6 +15,19 @@ export interface PacedSample {
   serverCpuPct: number
 }
 
+export interface DurableSample {
+  /** PostgreSQL's CPU time (all its processes) in the window per acknowledged update. */
+  dbCpuUsPerUpdate: number
+  dbCpuPct: number
+  /** Worker processes running meanwhile, their CPU share, and the updates they finished per second of the window. */
+  workers: number
+  workerCpuPct: number
+  workerHandledPerS: number
+  /** Where the cluster ran ("all": not pinned) and whether its commits were fsynced. */
+  pgCpu: string
+  fsync: boolean
+}
+
 export interface Sample {
   contender: string
   round: number
@@ -50,6 +63,8 @@ export interface Sample {
   /** The longest the server's event loop was late, over its life: a stall inside the server. */
   loopDelayMaxMs: number
   paced?: PacedSample
+  /** Durable contenders (issue 14): PostgreSQL's and the workers' share of the saturation window. */
+  durable?: DurableSample
   handledOk: boolean
   handledDetail: string
 }
@@ -88,7 +103,7 @@ export function median (values: number[]): number {
 }
 
 /** Median over rounds of pick(a) / pick(b) within the same round; NaN when no round has both. */
-function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): number {
+export function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): number {
   const ratios: number[] = []
   for (const sa of samples.filter((s) => s.contender === a)) {
     const sb = samples.find((s) => s.contender === b && s.round === sa.round)
@@ -220,12 +235,12 @@ export function formatBaseline (samples: Sample[], suffix: string): string | und
   )
 }
 
-function fmt (n: number, digits = 0): string {
+export function fmt (n: number, digits = 0): string {
   if (!Number.isFinite(n)) return '-'
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 }
 
-function table (header: string[], rows: string[][]): string {
+export function table (header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)).join('  ')
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
@@ -266,11 +281,13 @@ export function formatSummary (summaries: ContenderSummary[]): string {
 
 export function formatPaced (summaries: ContenderSummary[]): string {
   const rows = summaries.filter((s) => s.paced !== undefined)
-  return `paced phase: ${rows[0]?.paced?.rate ?? '-'} updates/s on a fixed schedule (latency from when each update was due)\n` + table(
-    ['contender', 'p50 ms', 'p99 ms', 'p99 x noop', 'max ms', 'srv CPU'],
+  return 'paced phase: updates/s on a fixed schedule (latency from when each update was due); "p99 x noop" only between equal rates\n' + table(
+    ['contender', 'rate/s', 'p50 ms', 'p99 ms', 'p99 x noop', 'max ms', 'srv CPU'],
     rows.map((s) => {
       const p = s.paced as NonNullable<ContenderSummary['paced']>
-      return [s.contender, fmt(p.p50Ms, 2), fmt(p.p99Ms, 2), Number.isFinite(p.p99VsNoop) ? `x${p.p99VsNoop.toFixed(2)}` : '-', fmt(p.maxMs, 2), `${fmt(p.serverCpuPct)}%`]
+      const noopRate = summaries.find((n) => n.contender === 'ingress-noop')?.paced?.rate
+      const comparable = noopRate === p.rate && Number.isFinite(p.p99VsNoop)
+      return [s.contender, fmt(p.rate), fmt(p.p50Ms, 2), fmt(p.p99Ms, 2), comparable ? `x${p.p99VsNoop.toFixed(2)}` : '-', fmt(p.maxMs, 2), `${fmt(p.serverCpuPct)}%`]
     })
   )
 }

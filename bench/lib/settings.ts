@@ -5,8 +5,10 @@ export const SECRET = 'bench_secret_token_0123456789'
 export const WEBHOOK_URL = 'https://bench.example.com/telegram/webhook'
 
 export function contenderEnv (port: number, stubUrl: string, statsFile: string, extra: Record<string, string>): NodeJS.ProcessEnv {
-  // The runner's own TELEGRAM_* or BENCH_* settings must not leak into a contender.
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TELEGRAM_') && !k.startsWith('BENCH_')))
+  // The runner's own settings must not leak into a contender: TELEGRAM_*, BENCH_*, and the durable
+  // mode's (a DATABASE_URL in the shell would turn every in-memory contender durable; PG* are libpq's).
+  const leaks = (k: string): boolean => ['TELEGRAM_', 'BENCH_', 'WORKER_', 'PG'].some((prefix) => k.startsWith(prefix)) || k === 'DATABASE_URL'
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !leaks(k)))
   return {
     ...inherited,
     PORT: String(port),
