@@ -39,8 +39,8 @@ const DEFAULT_HANDLER_TIMEOUT_MS = 90_000
 /** A Bot API 429's retry_after is waited for, up to this much (a bound on a job holding its chat). */
 const MAX_RETRY_AFTER_MS = 10 * 60_000
 const PRUNE_EVERY_MS = 60 * 60_000
-/** After a job completes: time enough for its completion (one short query) to commit. */
-const NUDGE_AFTER_MS = 5
+/** After a job completes: when its completion (one short query) has likely committed, or surely. */
+const NUDGE_AFTER_MS = [5, 100, 500]
 /** How long a job's own query is tried again while the database does not answer. */
 const QUERY_RETRY_MS = 120_000
 /** How long a failed job runner may take to stop before it is killed. */
@@ -106,14 +106,18 @@ export class UpdateWorker {
     // graphile-worker completes a job without waiting, then looks for the next one at once: the
     // chat's queue is usually still locked then, and the chat's next update would wait for the
     // poll. Once the completion has had time to commit, idle workers are told to look again.
+    // The completion is batched and not awaited, so when it commits is not known: three nudges, the
+    // later ones for a busy database (a nudge wakes an idle worker only; busy ones look anyway).
     this.#events.on('job:complete', () => {
-      setTimeout(() => {
-        try {
-          this.#livePool?.nudge(1)
-        } catch {
-          // Shutting down between the check and the call: nothing to wake.
-        }
-      }, NUDGE_AFTER_MS).unref()
+      for (const delay of NUDGE_AFTER_MS) {
+        setTimeout(() => {
+          try {
+            this.#livePool?.nudge(1)
+          } catch {
+            // Shutting down between the check and the call: nothing to wake.
+          }
+        }, delay).unref()
+      }
     })
   }
 
