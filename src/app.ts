@@ -121,7 +121,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       maxBacklog: config.maxBacklog,
       ...(options.dedupe !== undefined && { dedupe: options.dedupe })
     })
-  if (store !== undefined) app.addHook('onClose', async () => { await store.close() })
+  // The pool last: stores still in flight (or waiting for a connection) finish first, or a closed
+  // pool would fail them into 503s while the shutdown line says every taken update was stored.
+  if (store !== undefined) {
+    app.addHook('onClose', async () => {
+      await ingress.drain(config.shutdownTimeoutMs)
+      await store.close()
+    })
+  }
   const databaseHealth = store === undefined ? undefined : new DatabaseHealth(store)
   const webhookState = config.useWebhook && config.webhookUrl !== undefined
     ? new WebhookState({ getWebhookInfo: async (signal) => await bot.telegram.callApi('getWebhookInfo', {}, { signal: signal as never }) }, { url: config.webhookUrl, maxConnections: config.maxConnections, allowedUpdates: config.allowedUpdates }, options.webhookInfo)

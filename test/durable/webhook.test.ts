@@ -4,6 +4,7 @@ import pg from 'pg'
 import t from 'tap'
 import { buildTestApp, postUpdate, textUpdate, type Teardown } from '../helpers/app.js'
 import { startPostgres } from '../helpers/postgres.js'
+import { waitUntil } from '../helpers/wait.js'
 
 async function durableApp (tt: Teardown, url: string): Promise<Awaited<ReturnType<typeof buildTestApp>>> {
   // No worker in the web process: these tests look at what the webhook stored, not at the bot.
@@ -86,4 +87,18 @@ t.test('migrations run once when several processes start together', async (t) =>
   await Promise.all(apps.map(async (app) => { await app.store?.migrate() }))
   t.same(await rows(url, 'select id from telegram_ingress.migrations'), [{ id: 1 }])
   for (const [i, app] of apps.entries()) t.equal((await postUpdate(app, textUpdate('x', 1, 7000 + i))).statusCode, 200)
+})
+
+t.test('closing the app lets the stores in flight commit before the pool closes', async (t) => {
+  const pgs = await startPostgres(t)
+  if (pgs === undefined) return
+  const url = await pgs.createDatabase()
+  const { app } = await durableApp(t, url)
+  // More than the pool's 10 connections: most wait for one when close() begins.
+  const answers = Array.from({ length: 60 }, async (_, i) => await postUpdate(app, textUpdate('x', 100 + i, 9000 + i)))
+  await waitUntil(() => app.ingress.inFlight >= 30, 5000, () => `${app.ingress.inFlight} stores in flight`)
+  await app.close()
+  const statuses = (await Promise.all(answers)).map((r) => r.statusCode)
+  t.same([...new Set(statuses)], [200], `every update answered 200 (got ${JSON.stringify(statuses)})`)
+  t.equal((await rows(url, 'select 1 from telegram_ingress.updates')).length, 60, 'and every one of them stored')
 })
