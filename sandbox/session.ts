@@ -83,7 +83,7 @@ function sandboxEnv (apiRoot: string, ingressPort: number, options: SandboxOptio
  * starts, so PORT=0 cannot be used; another process could take the port in between, which on a
  * developer machine is rare enough.
  */
-async function freePort (): Promise<number> {
+export async function freePort (): Promise<number> {
   const server = net.createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

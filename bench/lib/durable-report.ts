@@ -2,7 +2,7 @@
 // the same rounds, PostgreSQL's and the workers' CPU in each window, the worker phase's scaling,
 // and the goals (>= 1,500 acks/s with p99 <= 50 ms; >= 1.7x with 2 workers; acks that do not
 // depend on the bot's cost once the bot runs on workers).
-import { fmt, median, ratioOf, table, type Sample, type Target } from './report.js'
+import { fmt, median, ratioOf, ratiosOf, table, type Sample, type Target } from './report.js'
 import type { ScalingResult } from './workers.js'
 
 export type { DurableSample } from './report.js'
@@ -21,13 +21,7 @@ function spread (values: number[], digits = 0): string {
 }
 
 function ratioRange (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): string {
-  const ratios: number[] = []
-  for (const sa of samples.filter((s) => s.contender === a)) {
-    const sb = samples.find((s) => s.contender === b && s.round === sa.round)
-    const x = pick(sa)
-    const y = sb === undefined ? undefined : pick(sb)
-    if (x !== undefined && y !== undefined && y > 0) ratios.push(x / y)
-  }
+  const ratios = ratiosOf(samples, a, b, pick)
   if (ratios.length === 0) return '-'
   return `x${median(ratios).toFixed(3)} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`
 }

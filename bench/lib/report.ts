@@ -102,8 +102,8 @@ export function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] as number : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
-/** Median over rounds of pick(a) / pick(b) within the same round; NaN when no round has both. */
-export function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): number {
+/** pick(a) / pick(b) within each round that has both. */
+export function ratiosOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): number[] {
   const ratios: number[] = []
   for (const sa of samples.filter((s) => s.contender === a)) {
     const sb = samples.find((s) => s.contender === b && s.round === sa.round)
@@ -111,7 +111,12 @@ export function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Samp
     const y = sb === undefined ? undefined : pick(sb)
     if (x !== undefined && y !== undefined && y > 0) ratios.push(x / y)
   }
-  return median(ratios)
+  return ratios
+}
+
+/** Median over rounds of pick(a) / pick(b) within the same round; NaN when no round has both. */
+export function ratioOf (samples: Sample[], a: string, b: string, pick: (s: Sample) => number | undefined): number {
+  return median(ratiosOf(samples, a, b, pick))
 }
 
 const pacedP99 = (s: Sample): number | undefined => s.paced?.p99Ms

@@ -14,7 +14,9 @@ import pg from 'pg'
 import type { User } from 'telegraf/types'
 import type { BotControl } from '../../sandbox/control.js'
 import { startEmulator, type Emulator } from '../../sandbox/emulator.js'
-import { SANDBOX_TOKEN } from '../../sandbox/session.js'
+import { freePort, SANDBOX_TOKEN } from '../../sandbox/session.js'
+
+export { freePort }
 import { startPostgres, type PostgresTest, type TestPostgres } from '../helpers/postgres.js'
 import { pause, waitUntil } from '../helpers/wait.js'
 
@@ -194,18 +196,6 @@ async function spawnFixture (name: string, kind: 'web' | 'worker', env: Record<s
     throw err
   }
   return child
-}
-
-/** A port free right now: the webhook URL must name it before the process listens. */
-export async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', resolve)
-  })
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
-  return port
 }
 
 export interface Reply {
