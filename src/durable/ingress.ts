@@ -2,7 +2,7 @@
 // the bot runs it later on a worker. The webhook answers 200 for 'stored' and 'duplicate' only;
 // a failing database gives 'unavailable' (503), so Telegram keeps the update and tries again.
 import type { Update } from 'telegraf/types'
-import type { AcceptOutcome, UpdateIngress } from '../ingress/ingress.js'
+import { settlesWithin, type AcceptOutcome, type UpdateIngress } from '../ingress/ingress.js'
 import { RepeatedWarning, type Log } from '../logger.js'
 import type { DurableStore } from './store.js'
 
@@ -63,13 +63,7 @@ export class DurableIngress implements UpdateIngress {
   /** Waits for the commits in flight (each ends within the pool's query deadline). */
   async drain (timeoutMs: number): Promise<boolean> {
     if (this.#inFlight === 0) return true
-    return await new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs, false)
-      this.#idle.push(() => {
-        clearTimeout(timer)
-        resolve(true)
-      })
-    })
+    return await settlesWithin(new Promise((resolve) => { this.#idle.push(resolve) }), timeoutMs)
   }
 
   get stats (): DurableIngressStats {

@@ -288,7 +288,7 @@ export class Ingress implements UpdateIngress {
 }
 
 /** True when `work` (which never rejects) settles within ms, false when the time runs out first. */
-function settlesWithin (work: Promise<void>, ms: number): Promise<boolean> {
+export function settlesWithin (work: Promise<void>, ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms, false)
     work.then(() => {
